@@ -1,0 +1,320 @@
+// lsk/backends/cpu/backend.hpp: the everyday CPU backend (Eigen 3.4 + OpenMP).
+//
+// Algorithms: matrix products through gemm.hpp (Eigen or BLAS); every other op
+// processes independent rows (or contiguous chunks) in parallel with OpenMP,
+// each row with Eigen's vectorised array expressions.
+// Numerics: element-wise math in the input precision; per-row reductions
+// (RMS, softmax sums, cross-entropy log-sum-exp) accumulate in the input
+// precision with Eigen's SIMD tree reduction, whole-tensor reductions (sum,
+// sum_squares) accumulate per-thread partials in double. exp uses Eigen's
+// vectorised exp (a few ulp). Softmax-like ops subtract the row maximum.
+// Tolerances against the reference backend are in lsk/testing/conformance.hpp.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <string_view>
+
+#include "lsk/backends/cpu/gemm.hpp"
+#include "lsk/backends/cpu/parallel.hpp"
+#include "lsk/concepts/backend.hpp"
+
+namespace lsk::backends {
+
+struct cpu_options {
+  int threads = 0;  // 0: OpenMP's default (OMP_NUM_THREADS or all cores)
+  gemm_engine gemm = blas_available() ? gemm_engine::blas : gemm_engine::eigen;
+};
+
+class cpu {
+ public:
+  static constexpr std::string_view name = "cpu";
+  static constexpr memory_space memory = memory_space::host;
+
+  cpu() : cpu(cpu_options{}) {}
+  explicit cpu(cpu_options options) : options_(options) { cpu_detail::set_threads(options.threads); }
+
+  const cpu_options& options() const { return options_; }
+  static int threads() { return cpu_detail::max_threads(); }
+
+  bool supports(op_kind, dtype dt) const { return dt == dtype::f32 || dt == dtype::f64; }
+
+  template <real_scalar T>
+  void gemm(const gemm_problem<T>& g) {
+    cpu_detail::gemm(options_.gemm, g);
+  }
+
+  template <real_scalar T>
+  void embedding_forward(const_view<std::int32_t> ids, const_view<T> table, tensor_view<T> out) {
+    const index_t dim = table.dim(1);
+    cpu_detail::parallel_rows(ids.numel(), dim, [&](index_t t) {
+      const T* row = table.data() + ids.data()[t] * dim;
+      std::copy(row, row + dim, out.data() + t * dim);
+    });
+  }
+
+  // Scatter-add: parallel over columns so that repeated ids never race.
+  template <real_scalar T>
+  void embedding_backward(const_view<std::int32_t> ids, const_view<T> dout, tensor_view<T> dtable) {
+    const index_t dim = dtable.dim(1), n = ids.numel();
+    constexpr index_t block = 64;
+    const index_t blocks = (dim + block - 1) / block;
+    cpu_detail::parallel_rows(blocks, n * block, [&](index_t b) {
+      const index_t j0 = b * block, j1 = std::min(dim, j0 + block);
+      for (index_t t = 0; t < n; ++t) {
+        T* dst = dtable.data() + ids.data()[t] * dim;
+        const T* src = dout.data() + t * dim;
+        for (index_t j = j0; j < j1; ++j) dst[j] += src[j];
+      }
+    });
+  }
+
+  template <real_scalar T>
+  void rmsnorm_forward(const_view<T> x, const_view<T> w, T eps, tensor_view<T> y, tensor_view<T> rstd) {
+    const index_t d = x.dim(-1);
+    const auto wv = vec(w.data(), d);
+    cpu_detail::parallel_rows(x.extents().rows(), d, [&](index_t r) {
+      const auto xr = vec(x.data() + r * d, d);
+      const T inv = T(1) / std::sqrt(xr.square().sum() / T(d) + eps);
+      rstd.data()[r] = inv;
+      vec(y.data() + r * d, d) = xr * inv * wv;
+    });
+  }
+
+  template <real_scalar T>
+  void rmsnorm_backward(const_view<T> dy, const_view<T> x, const_view<T> w, const_view<T> rstd, tensor_view<T> dx,
+                        tensor_view<T> dw) {
+    const index_t d = x.dim(-1), rows = x.extents().rows();
+    const auto wv = vec(w.data(), d);
+    cpu_detail::parallel_rows(rows, d, [&](index_t r) {
+      const auto xr = vec(x.data() + r * d, d);
+      const auto g = vec(dy.data() + r * d, d) * wv;
+      const T inv = rstd.data()[r];
+      const T coef = inv * inv * (g * xr).sum() / T(d);
+      vec(dx.data() + r * d, d) = inv * (g - xr * coef);
+    });
+    // dw[j] += sum_r dy[r,j] x[r,j] rstd[r]: parallel over column blocks.
+    constexpr index_t block = 256;
+    cpu_detail::parallel_rows((d + block - 1) / block, rows * block, [&](index_t b) {
+      const index_t j0 = b * block, len = std::min(d, j0 + block) - j0;
+      auto acc = vec(dw.data() + j0, len);
+      for (index_t r = 0; r < rows; ++r) {
+        acc += vec(dy.data() + r * d + j0, len) * vec(x.data() + r * d + j0, len) * rstd.data()[r];
+      }
+    });
+  }
+
+  template <real_scalar T>
+  void silu_forward(const_view<T> x, tensor_view<T> y) {
+    for_chunks(x.numel(), [&](index_t i0, index_t len) {
+      const auto xv = vec(x.data() + i0, len);
+      vec(y.data() + i0, len) = xv / (T(1) + (-xv).exp());
+    });
+  }
+
+  template <real_scalar T>
+  void silu_backward(const_view<T> x, const_view<T> dy, tensor_view<T> dx) {
+    for_chunks(x.numel(), [&](index_t i0, index_t len) {
+      const auto xv = vec(x.data() + i0, len);
+      const auto s = (T(1) / (T(1) + (-xv).exp())).eval();
+      vec(dx.data() + i0, len) = vec(dy.data() + i0, len) * s * (T(1) + xv * (T(1) - s));
+    });
+  }
+
+  template <real_scalar T>
+  void swiglu_forward(const_view<T> gate, const_view<T> up, tensor_view<T> y) {
+    for_chunks(gate.numel(), [&](index_t i0, index_t len) {
+      const auto g = vec(gate.data() + i0, len);
+      vec(y.data() + i0, len) = g / (T(1) + (-g).exp()) * vec(up.data() + i0, len);
+    });
+  }
+
+  template <real_scalar T>
+  void swiglu_backward(const_view<T> gate, const_view<T> up, const_view<T> dy, tensor_view<T> dgate,
+                       tensor_view<T> dup) {
+    for_chunks(gate.numel(), [&](index_t i0, index_t len) {
+      const auto g = vec(gate.data() + i0, len);
+      const auto d = vec(dy.data() + i0, len);
+      const auto s = (T(1) / (T(1) + (-g).exp())).eval();
+      vec(dgate.data() + i0, len) = d * vec(up.data() + i0, len) * s * (T(1) + g * (T(1) - s));
+      vec(dup.data() + i0, len) = d * g * s;
+    });
+  }
+
+  template <real_scalar T>
+  void softmax_forward(const_view<T> x, T scale, tensor_view<T> y) {
+    const index_t n = x.dim(-1);
+    cpu_detail::parallel_rows(x.extents().rows(), n,
+                              [&](index_t r) { softmax_row(x.data() + r * n, n, n, scale, y.data() + r * n); });
+  }
+
+  template <real_scalar T>
+  void causal_softmax_forward(const_view<T> x, T scale, tensor_view<T> y) {
+    const index_t keys = x.dim(-1), queries = x.dim(-2);
+    cpu_detail::parallel_rows(x.extents().rows(), keys, [&](index_t r) {
+      const index_t visible = r % queries + (keys - queries) + 1;
+      softmax_row(x.data() + r * keys, keys, visible, scale, y.data() + r * keys);
+    });
+  }
+
+  template <real_scalar T>
+  void softmax_backward(const_view<T> y, const_view<T> dy, T scale, tensor_view<T> dx) {
+    const index_t n = y.dim(-1);
+    cpu_detail::parallel_rows(y.extents().rows(), n, [&](index_t r) {
+      const auto yr = vec(y.data() + r * n, n);
+      const auto dyr = vec(dy.data() + r * n, n);
+      const T dot = (yr * dyr).sum();
+      vec(dx.data() + r * n, n) = scale * yr * (dyr - dot);
+    });
+  }
+
+  template <real_scalar T>
+  double cross_entropy_forward(const_view<T> logits, const_view<std::int32_t> targets, const_view<std::uint8_t> mask,
+                               tensor_view<T> lse) {
+    const index_t v = logits.dim(1), rows = logits.dim(0);
+    cpu_detail::parallel_rows(rows, v, [&](index_t r) {
+      const auto row = vec(logits.data() + r * v, v);
+      const T mx = row.maxCoeff();
+      lse.data()[r] = mx + std::log((row - mx).exp().sum());
+    });
+    double total = 0.0;
+    for (index_t r = 0; r < rows; ++r) {
+      if (mask.data()[r] != 0) total += double(lse.data()[r]) - double(logits.data()[r * v + targets.data()[r]]);
+    }
+    return total;
+  }
+
+  template <real_scalar T>
+  void cross_entropy_backward(const_view<T> logits, const_view<std::int32_t> targets, const_view<std::uint8_t> mask,
+                              const_view<T> lse, T scale, tensor_view<T> dlogits) {
+    const index_t v = logits.dim(1);
+    cpu_detail::parallel_rows(logits.dim(0), v, [&](index_t r) {
+      auto out = vec(dlogits.data() + r * v, v);
+      if (mask.data()[r] == 0) {
+        out.setZero();
+        return;
+      }
+      out = scale * (vec(logits.data() + r * v, v) - lse.data()[r]).exp();
+      out[targets.data()[r]] -= scale;
+    });
+  }
+
+  template <real_scalar T>
+  void add(const_view<T> a, const_view<T> b, tensor_view<T> y) {
+    for_chunks(a.numel(), [&](index_t i0, index_t len) {
+      vec(y.data() + i0, len) = vec(a.data() + i0, len) + vec(b.data() + i0, len);
+    });
+  }
+
+  template <real_scalar T>
+  void mul(const_view<T> a, const_view<T> b, tensor_view<T> y) {
+    for_chunks(a.numel(), [&](index_t i0, index_t len) {
+      vec(y.data() + i0, len) = vec(a.data() + i0, len) * vec(b.data() + i0, len);
+    });
+  }
+
+  template <real_scalar T>
+  void scale(const_view<T> x, T alpha, tensor_view<T> y) {
+    for_chunks(x.numel(), [&](index_t i0, index_t len) { vec(y.data() + i0, len) = alpha * vec(x.data() + i0, len); });
+  }
+
+  template <real_scalar T>
+  void axpy(T alpha, const_view<T> x, tensor_view<T> y) {
+    for_chunks(x.numel(), [&](index_t i0, index_t len) { vec(y.data() + i0, len) += alpha * vec(x.data() + i0, len); });
+  }
+
+  template <real_scalar T>
+  void fill(tensor_view<T> y, T value) {
+    for_chunks(y.numel(), [&](index_t i0, index_t len) { vec(y.data() + i0, len).setConstant(value); });
+  }
+
+  template <real_scalar T>
+  double sum(const_view<T> x) {
+    return reduce_chunks(x.numel(), [&](index_t i0, index_t len) { return double(vec(x.data() + i0, len).sum()); });
+  }
+
+  template <real_scalar T>
+  double sum_squares(const_view<T> x) {
+    return reduce_chunks(x.numel(),
+                         [&](index_t i0, index_t len) { return vec(x.data() + i0, len).template cast<double>().square().sum(); });
+  }
+
+  template <real_scalar T>
+  double max_abs(const_view<T> x) {
+    double m = 0.0;
+    for (index_t i0 = 0; i0 < x.numel(); i0 += chunk) {
+      m = std::max(m, double(vec(x.data() + i0, std::min(chunk, x.numel() - i0)).abs().maxCoeff()));
+    }
+    return m;
+  }
+
+  template <real_scalar T>
+  void sum_rows(const_view<T> x, tensor_view<T> y) {
+    const index_t rows = x.dim(0), n = x.dim(1);
+    constexpr index_t block = 256;
+    cpu_detail::parallel_rows((n + block - 1) / block, rows * block, [&](index_t b) {
+      const index_t j0 = b * block, len = std::min(n, j0 + block) - j0;
+      Eigen::Array<double, Eigen::Dynamic, 1> acc = Eigen::Array<double, Eigen::Dynamic, 1>::Zero(len);
+      for (index_t r = 0; r < rows; ++r) acc += vec(x.data() + r * n + j0, len).template cast<double>();
+      vec(y.data() + j0, len) = acc.template cast<T>();
+    });
+  }
+
+  template <real_scalar T>
+  void broadcast_rows(const_view<T> row, tensor_view<T> y) {
+    const index_t n = y.dim(1);
+    cpu_detail::parallel_rows(y.dim(0), n, [&](index_t r) { std::copy(row.data(), row.data() + n, y.data() + r * n); });
+  }
+
+ private:
+  static constexpr index_t chunk = 1 << 14;
+
+  template <class T>
+  static auto vec(T* p, index_t n) {
+    using V = std::remove_const_t<T>;
+    if constexpr (std::is_const_v<T>) {
+      return Eigen::Map<const Eigen::Array<V, Eigen::Dynamic, 1>>(p, n);
+    } else {
+      return Eigen::Map<Eigen::Array<V, Eigen::Dynamic, 1>>(p, n);
+    }
+  }
+
+  // body(i0, len) over contiguous chunks of [0, n), in parallel when large.
+  template <class Body>
+  static void for_chunks(index_t n, Body&& body) {
+    const index_t chunks = (n + chunk - 1) / chunk;
+    cpu_detail::parallel_rows(chunks, chunk, [&](index_t c) { body(c * chunk, std::min(chunk, n - c * chunk)); });
+  }
+
+  // Sum of body(i0, len) over chunks; partials combined in a fixed order so
+  // the result does not depend on the thread count.
+  template <class Body>
+  static double reduce_chunks(index_t n, Body&& body) {
+    const index_t chunks = (n + chunk - 1) / chunk;
+    std::vector<double> partial(static_cast<std::size_t>(chunks));
+    cpu_detail::parallel_rows(chunks, chunk, [&](index_t c) {
+      partial[static_cast<std::size_t>(c)] = body(c * chunk, std::min(chunk, n - c * chunk));
+    });
+    double s = 0.0;
+    for (double p : partial) s += p;
+    return s;
+  }
+
+  template <class T>
+  static void softmax_row(const T* x, index_t n, index_t visible, T scale, T* y) {
+    const auto xr = vec(x, visible);
+    auto yr = vec(y, visible);
+    const T mx = (scale * xr).maxCoeff();
+    yr = (scale * xr - mx).exp();
+    yr /= yr.sum();
+    std::fill(y + visible, y + n, T(0));
+  }
+
+  cpu_options options_;
+};
+
+static_assert(Backend<cpu>);
+static_assert(backend_for<cpu, double>);
+
+}  // namespace lsk::backends

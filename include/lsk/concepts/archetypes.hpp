@@ -1,0 +1,89 @@
+// lsk/concepts/archetypes.hpp: the smallest types that model each concept
+// (archetypes), and types that are each one requirement short of it.
+//
+// Generic code is compiled against the archetype to prove it asks for nothing
+// beyond the concept; tests assert that each broken type is rejected, so a
+// concept that silently loosens fails a test. Members are declared, never
+// defined: these types exist for the type checker only.
+#pragma once
+
+#include "lsk/concepts/backend.hpp"
+
+namespace lsk::archetypes {
+
+#define LSK_ARCHETYPE_BACKEND_OPS(T)                                                                                 \
+  void embedding_forward(const_view<std::int32_t>, const_view<T>, tensor_view<T>);                                  \
+  void embedding_backward(const_view<std::int32_t>, const_view<T>, tensor_view<T>);                                 \
+  void rmsnorm_forward(const_view<T>, const_view<T>, T, tensor_view<T>, tensor_view<T>);                             \
+  void rmsnorm_backward(const_view<T>, const_view<T>, const_view<T>, const_view<T>, tensor_view<T>, tensor_view<T>); \
+  void silu_forward(const_view<T>, tensor_view<T>);                                                                  \
+  void silu_backward(const_view<T>, const_view<T>, tensor_view<T>);                                                  \
+  void swiglu_forward(const_view<T>, const_view<T>, tensor_view<T>);                                                 \
+  void swiglu_backward(const_view<T>, const_view<T>, const_view<T>, tensor_view<T>, tensor_view<T>);                 \
+  void softmax_forward(const_view<T>, T, tensor_view<T>);                                                            \
+  void causal_softmax_forward(const_view<T>, T, tensor_view<T>);                                                     \
+  void softmax_backward(const_view<T>, const_view<T>, T, tensor_view<T>);                                            \
+  double cross_entropy_forward(const_view<T>, const_view<std::int32_t>, const_view<std::uint8_t>, tensor_view<T>);   \
+  void cross_entropy_backward(const_view<T>, const_view<std::int32_t>, const_view<std::uint8_t>, const_view<T>, T,   \
+                              tensor_view<T>);                                                                       \
+  void add(const_view<T>, const_view<T>, tensor_view<T>);                                                            \
+  void mul(const_view<T>, const_view<T>, tensor_view<T>);                                                            \
+  void scale(const_view<T>, T, tensor_view<T>);                                                                      \
+  void axpy(T, const_view<T>, tensor_view<T>);                                                                       \
+  void fill(tensor_view<T>, T);                                                                                      \
+  void sum_rows(const_view<T>, tensor_view<T>);                                                                      \
+  void broadcast_rows(const_view<T>, tensor_view<T>);                                                                \
+  double max_abs(const_view<T>);
+
+// Models Backend for f32 only.
+struct backend {
+  static constexpr std::string_view name = "archetype";
+  static constexpr memory_space memory = memory_space::host;
+  bool supports(op_kind, dtype) const;
+  void gemm(const gemm_problem<float>&);
+  double sum(const_view<float>);
+  double sum_squares(const_view<float>);
+  LSK_ARCHETYPE_BACKEND_OPS(float)
+};
+
+// One requirement short each.
+struct backend_without_gemm {
+  static constexpr std::string_view name = "broken";
+  static constexpr memory_space memory = memory_space::host;
+  bool supports(op_kind, dtype) const;
+  double sum(const_view<float>);
+  double sum_squares(const_view<float>);
+  LSK_ARCHETYPE_BACKEND_OPS(float)
+};
+
+struct backend_without_name {
+  static constexpr memory_space memory = memory_space::host;
+  bool supports(op_kind, dtype) const;
+  void gemm(const gemm_problem<float>&);
+  double sum(const_view<float>);
+  double sum_squares(const_view<float>);
+  LSK_ARCHETYPE_BACKEND_OPS(float)
+};
+
+struct backend_with_wrong_reduction {  // sum returns float, not a host double
+  static constexpr std::string_view name = "broken";
+  static constexpr memory_space memory = memory_space::host;
+  bool supports(op_kind, dtype) const;
+  void gemm(const gemm_problem<float>&);
+  float sum(const_view<float>);
+  double sum_squares(const_view<float>);
+  LSK_ARCHETYPE_BACKEND_OPS(float)
+};
+
+struct backend_without_supports {
+  static constexpr std::string_view name = "broken";
+  static constexpr memory_space memory = memory_space::host;
+  void gemm(const gemm_problem<float>&);
+  double sum(const_view<float>);
+  double sum_squares(const_view<float>);
+  LSK_ARCHETYPE_BACKEND_OPS(float)
+};
+
+#undef LSK_ARCHETYPE_BACKEND_OPS
+
+}  // namespace lsk::archetypes
