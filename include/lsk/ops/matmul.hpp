@@ -65,7 +65,10 @@ void matmul(B& be, std::type_identity_t<const_view<T>> a, std::type_identity_t<c
   const auto ma = detail::as_matrix(op, "a", a);
   const auto mb = detail::as_matrix(op, "b", b);
   const auto mc = detail::as_matrix<T>(op, "c", c);
-  if (mc.trans) raise<shape_error>(op, ": c ", c.extents().str(), " must have unit stride along rows");
+  if (mc.trans) {  // c is a transposed view: compute c^T = b^T a^T instead
+    matmul<B, T>(be, b.transpose(), a.transpose(), c.transpose(), alpha, beta);
+    return;
+  }
   if (ma.cols != mb.rows) {
     raise<shape_error>(op, ": inner extents differ: a ", a.extents().str(), ", b ", b.extents().str());
   }

@@ -32,6 +32,8 @@ enum class op_kind {
   max_abs,
   sum_rows,
   broadcast_rows,
+  rope_forward,
+  rope_backward,
 };
 
 inline constexpr std::array all_op_kinds = {
@@ -43,6 +45,7 @@ inline constexpr std::array all_op_kinds = {
     op_kind::mul,            op_kind::scale,                  op_kind::axpy,
     op_kind::fill,           op_kind::sum,                    op_kind::sum_squares,
     op_kind::max_abs,        op_kind::sum_rows,               op_kind::broadcast_rows,
+    op_kind::rope_forward,   op_kind::rope_backward,
 };
 
 constexpr std::string_view name(op_kind k) {
@@ -71,6 +74,8 @@ constexpr std::string_view name(op_kind k) {
     case op_kind::max_abs: return "max_abs";
     case op_kind::sum_rows: return "sum_rows";
     case op_kind::broadcast_rows: return "broadcast_rows";
+    case op_kind::rope_forward: return "rope_forward";
+    case op_kind::rope_backward: return "rope_backward";
   }
   return "?";
 }

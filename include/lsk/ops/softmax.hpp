@@ -6,6 +6,8 @@
 //                         cache); masked entries of y are exactly 0.
 // softmax_backward:       dx = scale * y * (dy - sum_j dy_j * y_j); serves both
 //                         forms, since masked entries have y = 0 and get dx = 0.
+// In place is allowed: y may be x (forward) and dx may be dy (backward); the
+// conformance suite checks both.
 #pragma once
 
 #include "lsk/ops/check.hpp"

@@ -195,7 +195,8 @@ struct softmax_case : case_defaults {
   static constexpr double tol_f32 = 1e-5;
   index_t rows, n;
   T scale_factor;
-  softmax_case(rng& g, int trial) {
+  bool in_place;  // odd trials: y = x and dx = dy share storage
+  softmax_case(rng& g, int trial) : in_place(trial % 2 == 1) {
     rows = pick_extent(g, trial, {1, 4, 2}, 1, 20);
     n = pick_extent(g, trial, {1, 17, 1000}, 1, 300);
     scale_factor = static_cast<T>(0.5 + 1.5 * g.uniform01_d());
@@ -203,14 +204,15 @@ struct softmax_case : case_defaults {
   tensors<T> inputs(rng& g) const { return {random_tensor<T>(g, {rows, n}, 3.0)}; }
   template <Backend B>
   tensors<T> forward(B& be, const tensors<T>& in) const {
-    tensors<T> out{poisoned<T>({rows, n})};
-    softmax_forward<B, T>(be, in[0], scale_factor, out[0].view());
+    tensors<T> out{in_place ? in[0] : poisoned<T>({rows, n})};
+    softmax_forward<B, T>(be, in_place ? out[0].view() : in[0].view(), scale_factor, out[0].view());
     return out;
   }
   template <Backend B>
   void backward(B& be, const tensors<T>& in, const tensors<T>& dout, tensors<T>& grads) const {
     const auto y = forward(be, in);
-    softmax_backward<B, T>(be, y[0], dout[0], scale_factor, grads[0].view());
+    if (in_place) copy<T, T>(dout[0].view(), grads[0].view());
+    softmax_backward<B, T>(be, y[0], in_place ? grads[0].view() : dout[0].view(), scale_factor, grads[0].view());
   }
 };
 
@@ -220,7 +222,8 @@ struct causal_softmax_case : case_defaults {
   static constexpr double tol_f32 = 1e-5;
   index_t batch, queries, keys;
   T scale_factor;
-  causal_softmax_case(rng& g, int trial) {
+  bool in_place;  // odd trials: y = x
+  causal_softmax_case(rng& g, int trial) : in_place(trial % 2 == 1) {
     batch = pick_extent(g, trial, {1, 2, 3}, 1, 4);
     queries = pick_extent(g, trial, {1, 5, 33}, 1, 40);
     keys = queries + pick_extent(g, trial, {0, 0, 4}, 0, 9);
@@ -229,8 +232,8 @@ struct causal_softmax_case : case_defaults {
   tensors<T> inputs(rng& g) const { return {random_tensor<T>(g, {batch, queries, keys}, 3.0)}; }
   template <Backend B>
   tensors<T> forward(B& be, const tensors<T>& in) const {
-    tensors<T> out{poisoned<T>({batch, queries, keys})};
-    causal_softmax_forward<B, T>(be, in[0], scale_factor, out[0].view());
+    tensors<T> out{in_place ? in[0] : poisoned<T>({batch, queries, keys})};
+    causal_softmax_forward<B, T>(be, in_place ? out[0].view() : in[0].view(), scale_factor, out[0].view());
     return out;
   }
   template <Backend B>
