@@ -26,6 +26,8 @@ class tensor {
   int rank() const { return shape_.rank(); }
   index_t dim(int i) const { return shape_[i < 0 ? rank() + i : i]; }
   index_t numel() const { return shape_.numel(); }
+  // True for a default-constructed tensor (no shape, no storage).
+  bool empty() const { return shape_.rank() == 0 && storage_.empty(); }
   static constexpr dtype type() { return dtype_of<T>; }
 
   T* data() { return storage_.data(); }

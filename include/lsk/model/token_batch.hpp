@@ -1,0 +1,56 @@
+// lsk/model/token_batch.hpp: a batch of equal-length token sequences with
+// next-token targets, a loss mask and explicit positions.
+//
+// Layout: every tensor is (batch * seq_len), sequence-major. positions[t] is
+// the RoPE position of token t (0..seq_len-1 by default; document resets or
+// skips are allowed). targets[t] is the token to predict after token t; the
+// loss counts only tokens with loss_mask[t] != 0 (targets there may be -1).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "lsk/core/tensor.hpp"
+
+namespace lsk::model {
+
+struct token_batch {
+  index_t batch = 0, seq_len = 0;
+  tensor<std::int32_t> tokens, targets, positions;
+  tensor<std::uint8_t> loss_mask;
+
+  token_batch() = default;
+  token_batch(index_t batch_size, index_t length)
+      : batch(batch_size),
+        seq_len(length),
+        tokens(shape{batch_size * length}),
+        targets(shape{batch_size * length}),
+        positions(shape{batch_size * length}),
+        loss_mask(shape{batch_size * length}, std::uint8_t{1}) {
+    for (index_t b = 0; b < batch_size; ++b)
+      for (index_t t = 0; t < length; ++t) positions(b * length + t) = static_cast<std::int32_t>(t);
+  }
+
+  index_t size() const { return batch * seq_len; }
+
+  // Next-token prediction over stream[0 .. seq_len] for sequence b: tokens are
+  // stream[0..seq_len), targets stream[1..seq_len].
+  void set_sequence(index_t b, std::span<const std::int32_t> stream) {
+    if (static_cast<index_t>(stream.size()) < seq_len + 1) {
+      raise<shape_error>("token_batch: sequence ", b, " needs ", seq_len + 1, " tokens, got ", stream.size());
+    }
+    for (index_t t = 0; t < seq_len; ++t) {
+      tokens(b * seq_len + t) = stream[static_cast<std::size_t>(t)];
+      targets(b * seq_len + t) = stream[static_cast<std::size_t>(t + 1)];
+      loss_mask(b * seq_len + t) = 1;
+    }
+  }
+
+  index_t valid_tokens() const {
+    index_t n = 0;
+    for (auto m : loss_mask.values()) n += m != 0;
+    return n;
+  }
+};
+
+}  // namespace lsk::model

@@ -1,0 +1,213 @@
+// The Llama model's hand-written backward against finite differences (f64,
+// reference and cpu backends), the cpu backend against the reference (f32),
+// gradient accumulation over micro-batches, and overfitting a fixed batch.
+#include <cmath>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "lsk/backends/cpu/backend.hpp"
+#include "lsk/backends/reference/backend.hpp"
+#include "lsk/model/llama.hpp"
+#include "lsk/optim/adamw.hpp"
+
+namespace {
+using lsk::index_t;
+using lsk::model::llama;
+using lsk::model::llama_config;
+using lsk::model::llama_weights;
+using lsk::model::token_batch;
+
+llama_config tiny_config(bool tied, index_t kv_heads) {
+  llama_config c;
+  c.vocab_size = 13;
+  c.hidden_size = 8;
+  c.intermediate_size = 12;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = kv_heads;
+  c.rms_norm_eps = 1e-5;
+  c.max_position_embeddings = 16;
+  c.tie_word_embeddings = tied;
+  return c;
+}
+
+// Plain RoPE tables (theta 10000) so the model test does not depend on a position encoding.
+template <class T>
+lsk::model::rotary_tables<T> plain_tables(index_t rows, index_t head_dim) {
+  lsk::model::rotary_tables<T> t{lsk::tensor<T>(lsk::shape{rows, head_dim / 2}),
+                                 lsk::tensor<T>(lsk::shape{rows, head_dim / 2})};
+  for (index_t p = 0; p < rows; ++p) {
+    for (index_t i = 0; i < head_dim / 2; ++i) {
+      const double angle = double(p) * std::pow(10000.0, -2.0 * double(i) / double(head_dim));
+      t.cos(p, i) = static_cast<T>(std::cos(angle));
+      t.sin(p, i) = static_cast<T>(std::sin(angle));
+    }
+  }
+  return t;
+}
+
+token_batch random_batch(lsk::rng& g, index_t batch, index_t len, index_t vocab) {
+  token_batch b(batch, len);
+  for (index_t i = 0; i < b.size(); ++i) {
+    b.tokens(i) = static_cast<std::int32_t>(g.below(static_cast<std::uint32_t>(vocab)));
+    b.targets(i) = static_cast<std::int32_t>(g.below(static_cast<std::uint32_t>(vocab)));
+  }
+  b.loss_mask(1) = 0;  // one masked token
+  b.targets(1) = -1;
+  return b;
+}
+
+template <class T>
+llama<T> make_model(const llama_config& c, std::uint64_t seed) {
+  lsk::rng g(seed);
+  llama_weights<T> w(c);
+  w.init(g, 0.3);  // large enough that every path matters
+  llama<T> m(c, std::move(w));
+  m.rotary = plain_tables<T>(c.max_position_embeddings, c.head_size());
+  return m;
+}
+
+template <class B>
+void finite_difference_check(const llama_config& c) {
+  B be;
+  auto m = make_model<double>(c, 5);
+  lsk::rng g(6);
+  const token_batch batch = random_batch(g, 2, 5, c.vocab_size);
+  m.enable_training();
+  m.zero_grad();
+  m.forward(be, batch);
+  m.backward(be);
+  int checked = 0;
+  m.weights.for_each([&](const std::string& name, lsk::tensor<double>& w) {
+    const lsk::tensor<double>* grad = nullptr;
+    m.grads.for_each([&](const std::string& gname, const lsk::tensor<double>& t) {
+      if (gname == name) grad = &t;
+    });
+    REQUIRE(grad != nullptr);
+    double scale = 1e-12;
+    for (double v : grad->values()) scale = std::max(scale, std::abs(v));
+    for (int s = 0; s < 6; ++s) {
+      const auto j = static_cast<std::size_t>(g.below(static_cast<std::uint32_t>(w.numel())));
+      const double saved = w.values()[j], h = 1e-5;
+      w.values()[j] = saved + h;
+      const double up = m.forward(be, batch).loss;
+      w.values()[j] = saved - h;
+      const double down = m.forward(be, batch).loss;
+      w.values()[j] = saved;
+      const double numeric = (up - down) / (2 * h);
+      INFO(B::name << ": " << name << "[" << j << "] backward " << grad->values()[j] << " vs " << numeric);
+      REQUIRE(std::abs(numeric - grad->values()[j]) <= 1e-6 * scale + 1e-9);
+      ++checked;
+    }
+  });
+  CHECK(checked >= 6 * 9 * 2);
+}
+}  // namespace
+
+TEST_CASE("llama backward matches finite differences (f64)", "[model][gradient]") {
+  for (bool tied : {false, true}) {
+    for (index_t kv : {1, 2}) {
+      INFO("tied " << tied << ", kv heads " << kv);
+      finite_difference_check<lsk::backends::reference>(tiny_config(tied, kv));
+      finite_difference_check<lsk::backends::cpu>(tiny_config(tied, kv));
+    }
+  }
+}
+
+TEST_CASE("llama on the cpu backend matches the reference backend (f32)", "[model]") {
+  const auto c = tiny_config(false, 1);
+  auto on_ref = make_model<float>(c, 8);
+  auto on_cpu = make_model<float>(c, 8);
+  lsk::rng g(9);
+  const token_batch batch = random_batch(g, 3, 7, c.vocab_size);
+  lsk::backends::reference ref;
+  lsk::backends::cpu cpu;
+  on_ref.enable_training();
+  on_cpu.enable_training();
+  const double loss_ref = on_ref.forward(ref, batch).loss;
+  const double loss_cpu = on_cpu.forward(cpu, batch).loss;
+  CHECK(loss_cpu == Approx(loss_ref).epsilon(1e-5));
+  on_ref.backward(ref);
+  on_cpu.backward(cpu);
+  std::vector<const lsk::tensor<float>*> a, b;
+  on_ref.grads.for_each([&](const std::string&, const lsk::tensor<float>& t) { a.push_back(&t); });
+  on_cpu.grads.for_each([&](const std::string&, const lsk::tensor<float>& t) { b.push_back(&t); });
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    double err = 0, scale = 1e-30;
+    for (std::size_t j = 0; j < a[i]->values().size(); ++j) {
+      err = std::max(err, double(std::abs(a[i]->values()[j] - b[i]->values()[j])));
+      scale = std::max(scale, double(std::abs(a[i]->values()[j])));
+    }
+    CHECK(err / scale < 1e-4);
+  }
+}
+
+TEST_CASE("gradient accumulation normalises by the global count of valid tokens", "[model]") {
+  const auto c = tiny_config(true, 2);
+  lsk::backends::reference be;
+  lsk::rng g(10);
+  token_batch whole = random_batch(g, 4, 6, c.vocab_size);
+  whole.loss_mask(13) = 0;  // the second half has a different number of valid tokens
+  whole.loss_mask(14) = 0;
+  token_batch first(2, 6), second(2, 6);
+  for (index_t i = 0; i < 12; ++i) {
+    for (auto* part : {&first, &second}) {
+      const index_t src = i + (part == &second ? 12 : 0);
+      part->tokens(i) = whole.tokens(src);
+      part->targets(i) = whole.targets(src);
+      part->loss_mask(i) = whole.loss_mask(src);
+    }
+  }
+  auto m1 = make_model<double>(c, 11);
+  auto m2 = make_model<double>(c, 11);
+  m1.enable_training();
+  m2.enable_training();
+  const double full_loss = m1.forward(be, whole).loss;
+  m1.backward(be);
+  const double total = static_cast<double>(whole.valid_tokens());
+  double accumulated = m2.forward(be, first, total).loss;
+  m2.backward(be);
+  accumulated += m2.forward(be, second, total).loss;
+  m2.backward(be);
+  CHECK(accumulated == Approx(full_loss).epsilon(1e-12));
+  std::vector<double> g1, g2;
+  m1.grads.for_each([&](const std::string&, const lsk::tensor<double>& t) { g1.insert(g1.end(), t.values().begin(), t.values().end()); });
+  m2.grads.for_each([&](const std::string&, const lsk::tensor<double>& t) { g2.insert(g2.end(), t.values().begin(), t.values().end()); });
+  REQUIRE(g1.size() == g2.size());
+  for (std::size_t i = 0; i < g1.size(); ++i) REQUIRE(g2[i] == Approx(g1[i]).margin(1e-12).epsilon(1e-9));
+}
+
+TEST_CASE("a tiny llama overfits a fixed batch", "[model][training]") {
+  auto c = tiny_config(false, 1);
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_attention_heads = 4;
+  c.vocab_size = 20;
+  lsk::rng g(12);
+  llama_weights<float> w(c);
+  w.init(g);
+  llama<float> m(c, std::move(w));
+  m.rotary = plain_tables<float>(c.max_position_embeddings, c.head_size());
+  m.enable_training();
+  const token_batch batch = random_batch(g, 2, 12, c.vocab_size);
+  lsk::optim::adamw<float> opt({.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.0});
+  m.weights.for_each([&](const std::string& name, lsk::tensor<float>& t) {
+    m.grads.for_each([&](const std::string& gname, lsk::tensor<float>& gt) {
+      if (gname == name) opt.add(t.view(), gt.view());
+    });
+  });
+  lsk::backends::cpu be;
+  double first = 0, last = 0;
+  for (int step = 0; step < 300; ++step) {
+    m.zero_grad();
+    last = m.forward(be, batch).loss;
+    if (step == 0) first = last;
+    m.backward(be);
+    opt.step();
+  }
+  INFO("loss " << first << " -> " << last);
+  CHECK(first > 2.0);
+  CHECK(last < 0.05);
+}
