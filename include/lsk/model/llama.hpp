@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "lsk/attention/naive.hpp"
@@ -58,38 +59,18 @@ class llama {
   // pass the global count when accumulating micro-batches).
   template <Backend B>
   cross_entropy_result forward(B& be, const token_batch& batch, double normalizer = 0.0) {
-    const index_t n = batch.size(), d = config.hidden_size, hd = config.head_size();
     check_batch(batch);
     allocate(batch);
     batch_ = &batch;
     embedding_forward<B, T>(be, batch.tokens.view(), weights.embed_tokens, act_.x[0].view());
     const attention::attention_shape shape_info = attention_shape_of(batch);
-    const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(hd)));
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      auto& w = weights.layers[i];
       auto& a = act_.layers[i];
-      const auto x = act_.x[i].view();
-      rmsnorm_forward<B, T>(be, x, w.input_layernorm, eps(), a.h1.view(), a.rstd1.view());
-      linear_forward<B, T>(be, a.h1, w.q_proj, flat(a.q));
-      linear_forward<B, T>(be, a.h1, w.k_proj, flat(a.k));
-      linear_forward<B, T>(be, a.h1, w.v_proj, flat(a.v));
-      rope_forward<B, T>(be, a.q, batch.positions.view(), rotary.cos, rotary.sin, config.layout, a.q.view());
-      rope_forward<B, T>(be, a.k, batch.positions.view(), rotary.cos, rotary.sin, config.layout, a.k.view());
-      attention::naive_forward<B, T>(be, shape_info, a.q, a.k, a.v, scale, a.probs.view(), a.attn.view());
-      // x_mid = x + attn Wo^T
-      linear_forward<B, T>(be, flat(a.attn), w.o_proj, a.x_mid.view());
-      add<B, T>(be, a.x_mid, x, a.x_mid.view());
-      rmsnorm_forward<B, T>(be, a.x_mid, w.post_attention_layernorm, eps(), a.h2.view(), a.rstd2.view());
-      linear_forward<B, T>(be, a.h2, w.gate_proj, a.gate.view());
-      linear_forward<B, T>(be, a.h2, w.up_proj, a.up.view());
-      swiglu_forward<B, T>(be, a.gate, a.up, a.act.view());
-      linear_forward<B, T>(be, a.act, w.down_proj, act_.x[i + 1].view());
-      add<B, T>(be, act_.x[i + 1], a.x_mid, act_.x[i + 1].view());
+      layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), batch.positions.view(), shape_info, a.k.view(),
+                    a.v.view(), 0);
     }
     rmsnorm_forward<B, T>(be, act_.x.back(), weights.norm, eps(), act_.hf.view(), act_.rstdf.view());
     linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
-    (void)n;
-    (void)d;
     last_ = cross_entropy_forward<B, T>(be, act_.logits, batch.targets.view(), batch.loss_mask.view(),
                                         act_.lse.view(), normalizer);
     if (!std::isfinite(last_.loss)) {
@@ -99,6 +80,57 @@ class llama {
     return last_;
   }
 
+  // Keys and values of the tokens decoded so far, per layer: (max_len, kv_heads, head_dim).
+  struct kv_cache {
+    index_t length = 0;
+    std::vector<tensor<T>> k, v;
+    index_t capacity() const { return k.empty() ? 0 : k.front().dim(0); }
+  };
+
+  kv_cache make_cache(index_t max_len) const {
+    kv_cache c;
+    for (std::size_t i = 0; i < weights.layers.size(); ++i) {
+      c.k.emplace_back(shape{max_len, config.num_key_value_heads, config.head_size()});
+      c.v.emplace_back(shape{max_len, config.num_key_value_heads, config.head_size()});
+    }
+    return c;
+  }
+
+  // Inference: runs `tokens` (one sequence) after the cache's contents at
+  // positions cache.length.., appends their keys/values to the cache and returns
+  // their logits (tokens, vocab). Same arithmetic as forward(), without saving
+  // anything for backward.
+  template <Backend B>
+  const tensor<T>& decode(B& be, std::span<const std::int32_t> tokens, kv_cache& cache) {
+    const auto n = static_cast<index_t>(tokens.size());
+    if (n == 0) raise<shape_error>("llama decode: no tokens");
+    if (cache.length + n > cache.capacity()) {
+      raise<shape_error>("llama decode: ", cache.length + n, " tokens exceed the cache capacity ", cache.capacity());
+    }
+    if (cache.length + n > rotary.rows()) {
+      raise<config_error>("llama decode: position ", cache.length + n - 1, " is beyond the rotary tables' ",
+                          rotary.rows(), " rows");
+    }
+    tensor<std::int32_t> ids(shape{n}), positions(shape{n});
+    for (index_t t = 0; t < n; ++t) {
+      ids(t) = tokens[static_cast<std::size_t>(t)];
+      positions(t) = static_cast<std::int32_t>(cache.length + t);
+    }
+    const attention::attention_shape s{1, n, cache.length + n, config.num_attention_heads, config.num_key_value_heads,
+                                       config.head_size()};
+    allocate_activations(decode_act_, 1, n, cache.length + n);
+    auto& act = decode_act_;
+    embedding_forward<B, T>(be, ids.view(), weights.embed_tokens, act.x[0].view());
+    for (std::size_t i = 0; i < weights.layers.size(); ++i) {
+      layer_forward(be, i, act.layers[i], act.x[i], act.x[i + 1].view(), positions.view(), s, cache.k[i].view(),
+                    cache.v[i].view(), cache.length);
+    }
+    rmsnorm_forward<B, T>(be, act.x.back(), weights.norm, eps(), act.hf.view(), act.rstdf.view());
+    linear_forward<B, T>(be, act.hf, lm_head(weights), act.logits.view());
+    cache.length += n;
+    return act.logits;
+  }
+
   // Backward pass of the last forward: accumulates d(dloss * loss)/d(weights) into grads.
   template <Backend B>
   void backward(B& be, double dloss = 1.0) {
@@ -106,7 +138,6 @@ class llama {
     enable_training();
     const token_batch& batch = *batch_;
     const attention::attention_shape shape_info = attention_shape_of(batch);
-    const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(config.head_size())));
     auto& s = scratch_;
     cross_entropy_backward<B, T>(be, act_.logits, batch.targets.view(), batch.loss_mask.view(), act_.lse, dloss,
                                  last_.normalizer, s.dlogits.view());
@@ -127,7 +158,7 @@ class llama {
       add<B, T>(be, s.dx, s.dnorm, s.dx.view());
       // x_mid = x + attn Wo^T; s.dx holds d x_mid, becomes d x.
       linear_backward<B, T>(be, flat(a.attn), w.o_proj, s.dx, flat(s.dattn), g.o_proj.view());
-      attention::naive_backward<B, T>(be, shape_info, a.q, a.k, a.v, a.probs, s.dattn, scale, s.dprobs.view(),
+      attention::naive_backward<B, T>(be, shape_info, a.q, a.k, a.v, a.probs, s.dattn, attention_scale(), s.dprobs.view(),
                                       s.dq.view(), s.dk.view(), s.dv.view());
       rope_backward<B, T>(be, s.dq, batch.positions.view(), rotary.cos, rotary.sin, config.layout, s.dq.view());
       rope_backward<B, T>(be, s.dk, batch.positions.view(), rotary.cos, rotary.sin, config.layout, s.dk.view());
@@ -142,6 +173,42 @@ class llama {
   }
 
  private:
+  struct layer_activations;
+
+  // One decoder layer: x -> x_out. The layer's keys and values are computed into
+  // a.k / a.v and, when k_all / v_all are a KV cache, copied to its rows
+  // [k_offset, k_offset + tokens); attention reads rows [0, s.k_len) of k_all / v_all.
+  template <Backend B>
+  void layer_forward(B& be, std::size_t i, layer_activations& a, const_view<T> x, tensor_view<T> x_out,
+                     const_view<std::int32_t> positions, const attention::attention_shape& s, tensor_view<T> k_all,
+                     tensor_view<T> v_all, index_t k_offset) {
+    const auto& w = weights.layers[i];
+    rmsnorm_forward<B, T>(be, x, w.input_layernorm, eps(), a.h1.view(), a.rstd1.view());
+    linear_forward<B, T>(be, a.h1, w.q_proj, flat(a.q));
+    linear_forward<B, T>(be, a.h1, w.k_proj, flat(a.k));
+    linear_forward<B, T>(be, a.h1, w.v_proj, flat(a.v));
+    rope_forward<B, T>(be, a.q, positions, rotary.cos, rotary.sin, config.layout, a.q.view());
+    rope_forward<B, T>(be, a.k, positions, rotary.cos, rotary.sin, config.layout, a.k.view());
+    const bool cached = k_all.data() != a.k.data();
+    if (cached) {  // append to the cache
+      const index_t n = a.k.dim(0);
+      scale<B, T>(be, a.k, T(1), k_all.slice(k_offset, k_offset + n));
+      scale<B, T>(be, a.v, T(1), v_all.slice(k_offset, k_offset + n));
+    }
+    attention::naive_forward<B, T>(be, s, a.q, cached ? k_all.slice(0, s.k_len) : k_all,
+                                   cached ? v_all.slice(0, s.k_len) : v_all, attention_scale(), a.probs.view(),
+                                   a.attn.view());
+    // x_mid = x + attn Wo^T
+    linear_forward<B, T>(be, flat(a.attn), w.o_proj, a.x_mid.view());
+    add<B, T>(be, a.x_mid, x, a.x_mid.view());
+    rmsnorm_forward<B, T>(be, a.x_mid, w.post_attention_layernorm, eps(), a.h2.view(), a.rstd2.view());
+    linear_forward<B, T>(be, a.h2, w.gate_proj, a.gate.view());
+    linear_forward<B, T>(be, a.h2, w.up_proj, a.up.view());
+    swiglu_forward<B, T>(be, a.gate, a.up, a.act.view());
+    linear_forward<B, T>(be, a.act, w.down_proj, x_out);
+    add<B, T>(be, x_out, a.x_mid, x_out);
+  }
+
   struct layer_activations {
     tensor<T> h1, rstd1, q, k, v, probs, attn, x_mid, h2, rstd2, gate, up, act;
   };
@@ -155,6 +222,7 @@ class llama {
   };
 
   T eps() const { return static_cast<T>(config.rms_norm_eps); }
+  T attention_scale() const { return static_cast<T>(1.0 / std::sqrt(static_cast<double>(config.head_size()))); }
 
   // (tokens, heads, head_dim) seen as (tokens, heads * head_dim).
   static tensor_view<T> flat(tensor<T>& t) { return t.view().reshape({t.dim(0), t.dim(1) * t.dim(2)}); }
@@ -176,25 +244,32 @@ class llama {
     if (rotary.rows() == 0) raise<config_error>("llama forward: rotary tables are not set");
   }
 
+  // Activations for `batch` sequences of q_len tokens attending to k_len keys.
+  void allocate_activations(activations& act, index_t batch, index_t q_len, index_t k_len) const {
+    const index_t n = batch * q_len, d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
+    const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
+    act.x.assign(weights.layers.size() + 1, tensor<T>(shape{n, d}));
+    act.layers.clear();
+    for (std::size_t i = 0; i < weights.layers.size(); ++i) {
+      act.layers.push_back({tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, h, hd}),
+                            tensor<T>(shape{n, kv, hd}), tensor<T>(shape{n, kv, hd}),
+                            tensor<T>(shape{batch, h, q_len, k_len}), tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, d}),
+                            tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, f}), tensor<T>(shape{n, f}),
+                            tensor<T>(shape{n, f})});
+    }
+    act.hf = tensor<T>(shape{n, d});
+    act.rstdf = tensor<T>(shape{n});
+    act.logits = tensor<T>(shape{n, config.vocab_size});
+    act.lse = tensor<T>(shape{n});
+  }
+
   void allocate(const token_batch& b) {
     const index_t n = b.size(), d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
     const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
     if (allocated_tokens_ == n && allocated_seq_ == b.seq_len) return;
     allocated_tokens_ = n;
     allocated_seq_ = b.seq_len;
-    act_.x.assign(weights.layers.size() + 1, tensor<T>(shape{n, d}));
-    act_.layers.clear();
-    for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      act_.layers.push_back({tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, h, hd}),
-                             tensor<T>(shape{n, kv, hd}), tensor<T>(shape{n, kv, hd}),
-                             tensor<T>(shape{b.batch, h, b.seq_len, b.seq_len}), tensor<T>(shape{n, h, hd}),
-                             tensor<T>(shape{n, d}), tensor<T>(shape{n, d}), tensor<T>(shape{n}),
-                             tensor<T>(shape{n, f}), tensor<T>(shape{n, f}), tensor<T>(shape{n, f})});
-    }
-    act_.hf = tensor<T>(shape{n, d});
-    act_.rstdf = tensor<T>(shape{n});
-    act_.logits = tensor<T>(shape{n, config.vocab_size});
-    act_.lse = tensor<T>(shape{n});
+    allocate_activations(act_, b.batch, b.seq_len, b.seq_len);
     auto& s = scratch_;
     s.dlogits = tensor<T>(shape{n, config.vocab_size});
     s.dx = tensor<T>(shape{n, d});
@@ -211,6 +286,7 @@ class llama {
   }
 
   activations act_;
+  activations decode_act_;
   backward_scratch scratch_;
   cross_entropy_result last_;
   const token_batch* batch_ = nullptr;
