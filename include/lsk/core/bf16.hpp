@@ -7,6 +7,11 @@
 // IEEE rounding would. NaNs stay NaN (quiet bit forced so that a NaN whose
 // payload lives only in the low bits does not turn into infinity).
 // bf16 -> float is exact (shift left by 16).
+//
+// The same definitions run on the host and in CUDA kernels (LSK_HOST_DEVICE).
+// nvcc does not allow std::bit_cast (a host-only constexpr function) in device
+// code, so under nvcc the bit reinterpretation uses the compiler builtin that
+// std::bit_cast itself is built on; results are identical.
 #pragma once
 
 #include <bit>
@@ -15,6 +20,18 @@
 #include "lsk/config.hpp"
 
 namespace lsk {
+
+namespace detail {
+template <class To, class From>
+LSK_HOST_DEVICE constexpr To bit_cast(const From& from) noexcept {
+  static_assert(sizeof(To) == sizeof(From), "bit_cast needs types of equal size");
+#if defined(__CUDACC__)
+  return __builtin_bit_cast(To, from);
+#else
+  return std::bit_cast<To>(from);
+#endif
+}
+}  // namespace detail
 
 struct bf16 {
   std::uint16_t bits = 0;
@@ -31,7 +48,7 @@ struct bf16 {
   }
 
   LSK_HOST_DEVICE static constexpr std::uint16_t round_from_float(float value) {
-    const std::uint32_t u = std::bit_cast<std::uint32_t>(value);
+    const std::uint32_t u = detail::bit_cast<std::uint32_t>(value);
     if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu) != 0u) {
       return static_cast<std::uint16_t>((u >> 16) | 0x0040u);  // NaN: keep sign, force quiet
     }
@@ -40,7 +57,7 @@ struct bf16 {
   }
 
   LSK_HOST_DEVICE static constexpr float to_float(std::uint16_t raw) {
-    return std::bit_cast<float>(static_cast<std::uint32_t>(raw) << 16);
+    return detail::bit_cast<float>(static_cast<std::uint32_t>(raw) << 16);
   }
 
   friend constexpr bool operator==(bf16 a, bf16 b) { return a.bits == b.bits; }
