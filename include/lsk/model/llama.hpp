@@ -27,15 +27,14 @@
 #include "lsk/model/token_batch.hpp"
 #include "lsk/ops.hpp"
 #include "lsk/ops/rope.hpp"
+#include "lsk/position/rope_table.hpp"
 
 namespace lsk::model {
 
-// cos/sin rows per position: (positions, rotary_dim / 2) each, attention factor included.
-template <class T>
-struct rotary_tables {
-  tensor<T> cos, sin;
-  index_t rows() const { return cos.rank() == 2 ? cos.dim(0) : 0; }
-};
+// cos/sin rows per position: (positions, rotary_dim / 2) each, attention factor
+// included; made by position::make_rope_table from a position encoding.
+template <real_scalar T>
+using rotary_tables = position::rope_table<T>;
 
 template <real_scalar T>
 class llama {
@@ -46,6 +45,12 @@ class llama {
   rotary_tables<T> rotary;
 
   llama(llama_config c, llama_weights<T> w) : config(c), weights(std::move(w)) { config.validate(); }
+
+  // Rotary tables for positions 0 .. rows-1 of a position encoding (lsk/position/).
+  template <PositionEncoding P>
+  void set_position_encoding(const P& encoding, index_t rows) {
+    rotary = position::make_rope_table<T>(encoding, rows);
+  }
 
   void enable_training() {
     if (grads.layers.empty()) grads = llama_weights<T>(config, T(0));
@@ -107,7 +112,7 @@ class llama {
     if (cache.length + n > cache.capacity()) {
       raise<shape_error>("llama decode: ", cache.length + n, " tokens exceed the cache capacity ", cache.capacity());
     }
-    if (cache.length + n > rotary.rows()) {
+    if (rotary.cos.rank() != 2 || cache.length + n > rotary.rows()) {
       raise<config_error>("llama decode: position ", cache.length + n - 1, " is beyond the rotary tables' ",
                           rotary.rows(), " rows");
     }
@@ -241,7 +246,7 @@ class llama {
         b.loss_mask.numel() != b.size()) {
       raise<shape_error>("llama forward: batch tensors must each hold batch * seq_len = ", b.size(), " entries");
     }
-    if (rotary.rows() == 0) raise<config_error>("llama forward: rotary tables are not set");
+    if (rotary.cos.rank() != 2 || rotary.rows() == 0) raise<config_error>("llama forward: rotary tables are not set");
   }
 
   // Activations for `batch` sequences of q_len tokens attending to k_len keys.
