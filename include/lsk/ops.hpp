@@ -9,4 +9,5 @@
 #include "lsk/ops/matmul.hpp"
 #include "lsk/ops/reduction.hpp"
 #include "lsk/ops/rmsnorm.hpp"
+#include "lsk/ops/rope.hpp"
 #include "lsk/ops/softmax.hpp"

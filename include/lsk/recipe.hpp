@@ -6,3 +6,4 @@
 #include "lsk/concepts/backend.hpp"
 #include "lsk/core.hpp"
 #include "lsk/ops.hpp"
+#include "lsk/position.hpp"

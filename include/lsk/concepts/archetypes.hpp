@@ -8,6 +8,7 @@
 #pragma once
 
 #include "lsk/concepts/backend.hpp"
+#include "lsk/concepts/position_encoding.hpp"
 
 namespace lsk::archetypes {
 
@@ -33,6 +34,8 @@ namespace lsk::archetypes {
   void fill(tensor_view<T>, T);                                                                                      \
   void sum_rows(const_view<T>, tensor_view<T>);                                                                      \
   void broadcast_rows(const_view<T>, tensor_view<T>);                                                                \
+  void rope_forward(const_view<T>, const_view<std::int32_t>, const_view<T>, const_view<T>, rope_layout, tensor_view<T>); \
+  void rope_backward(const_view<T>, const_view<std::int32_t>, const_view<T>, const_view<T>, rope_layout, tensor_view<T>); \
   double max_abs(const_view<T>);
 
 // Models Backend for f32 only.
@@ -85,5 +88,42 @@ struct backend_without_supports {
 };
 
 #undef LSK_ARCHETYPE_BACKEND_OPS
+
+// Models PositionEncoding.
+struct position_encoding {
+  index_t head_dim() const;
+  index_t rotary_dim() const;
+  std::vector<double> inv_freq(index_t seq_len) const;
+  double attention_factor() const;
+};
+
+// One requirement short each.
+struct position_encoding_without_attention_factor {
+  index_t head_dim() const;
+  index_t rotary_dim() const;
+  std::vector<double> inv_freq(index_t seq_len) const;
+};
+
+struct position_encoding_with_float_inv_freq {  // frequencies must be double
+  index_t head_dim() const;
+  index_t rotary_dim() const;
+  std::vector<float> inv_freq(index_t seq_len) const;
+  double attention_factor() const;
+};
+
+struct position_encoding_without_length {  // inv_freq must take the sequence length
+  index_t head_dim() const;
+  index_t rotary_dim() const;
+  std::vector<double> inv_freq() const;
+  double attention_factor() const;
+};
+
+struct position_encoding_not_copyable {
+  position_encoding_not_copyable(const position_encoding_not_copyable&) = delete;
+  index_t head_dim() const;
+  index_t rotary_dim() const;
+  std::vector<double> inv_freq(index_t seq_len) const;
+  double attention_factor() const;
+};
 
 }  // namespace lsk::archetypes

@@ -30,6 +30,7 @@
 #include "lsk/core/tensor_view.hpp"
 #include "lsk/ops/gemm_problem.hpp"
 #include "lsk/ops/op_kind.hpp"
+#include "lsk/ops/rope_layout.hpp"
 
 namespace lsk {
 
@@ -39,7 +40,8 @@ enum class memory_space { host, device };
 template <class B, class T>
 concept backend_for = requires(B& be, const gemm_problem<T>& g, const_view<T> x, const_view<T> x2,
                                const_view<T> x3, tensor_view<T> y, tensor_view<T> y2,
-                               const_view<std::int32_t> ids, const_view<std::uint8_t> mask, T s) {
+                               const_view<std::int32_t> ids, const_view<std::uint8_t> mask, T s,
+                               rope_layout layout) {
   { be.gemm(g) } -> std::same_as<void>;
   { be.embedding_forward(ids, x, y) } -> std::same_as<void>;
   { be.embedding_backward(ids, x, y) } -> std::same_as<void>;
@@ -64,6 +66,8 @@ concept backend_for = requires(B& be, const gemm_problem<T>& g, const_view<T> x,
   { be.max_abs(x) } -> std::same_as<double>;
   { be.sum_rows(x, y) } -> std::same_as<void>;
   { be.broadcast_rows(x, y) } -> std::same_as<void>;
+  { be.rope_forward(x, ids, x2, x3, layout, y) } -> std::same_as<void>;
+  { be.rope_backward(x, ids, x2, x3, layout, y) } -> std::same_as<void>;
 };
 
 // A backend: a name, a memory space, a capability query, and every operation

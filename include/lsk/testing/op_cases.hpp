@@ -14,6 +14,7 @@
 // against finite differences.
 #pragma once
 
+#include <cmath>
 #include <vector>
 
 #include "lsk/ops.hpp"
@@ -461,6 +462,54 @@ struct broadcast_rows_case : case_defaults {
   template <Backend B>
   void backward(B& be, const tensors<T>&, const tensors<T>& dout, tensors<T>& grads) const {
     sum_rows<B, T>(be, dout[0], grads[0].view());
+  }
+};
+
+// RoPE on (tokens, heads, head_dim) with (cos, sin) tables of `rows` positions
+// that carry an attention factor != 1. Odd trials use the interleaved layout;
+// every third trial rotates only part of the head (the rest passes through);
+// positions repeat and jump (document resets, skips); trials 3, 7, ... run in place.
+template <class T>
+struct rope_case : case_defaults {
+  static constexpr const char* name = "rope";
+  index_t tokens, heads, half, head_dim, rows;
+  rope_layout layout;
+  bool in_place;
+  tensor<std::int32_t> positions;
+  tensor<T> cos, sin;
+  rope_case(rng& g, int trial)
+      : layout(trial % 2 == 1 ? rope_layout::interleaved : rope_layout::rotate_half), in_place(trial % 4 == 3) {
+    tokens = pick_extent(g, trial, {1, 7, 33}, 1, 40);
+    heads = pick_extent(g, trial, {1, 3, 2}, 1, 4);
+    half = pick_extent(g, trial, {1, 4, 32}, 1, 40);
+    head_dim = 2 * half + (trial % 3 == 1 ? 1 + static_cast<index_t>(g.below(7)) : 0);
+    rows = pick_extent(g, trial, {1, 50, 4096}, 1, 300);
+    positions = random_ids(g, tokens, rows);
+    const double attention = 0.9 + 0.4 * g.uniform01_d();
+    cos = tensor<T>(shape{rows, half});
+    sin = tensor<T>(shape{rows, half});
+    for (index_t r = 0; r < rows; ++r) {
+      for (index_t i = 0; i < half; ++i) {
+        const double angle = double(r) * std::pow(10000.0, -double(2 * i) / double(2 * half));
+        cos(r, i) = static_cast<T>(attention * std::cos(angle));
+        sin(r, i) = static_cast<T>(attention * std::sin(angle));
+      }
+    }
+  }
+  shape x_shape() const { return shape{tokens, heads, head_dim}; }
+  tensors<T> inputs(rng& g) const { return {random_tensor<T>(g, x_shape())}; }
+  template <Backend B>
+  tensors<T> forward(B& be, const tensors<T>& in) const {
+    tensors<T> out{in_place ? in[0] : poisoned<T>(x_shape())};
+    rope_forward<B, T>(be, in_place ? out[0].view() : in[0].view(), positions.view(), cos, sin, layout,
+                       out[0].view());
+    return out;
+  }
+  template <Backend B>
+  void backward(B& be, const tensors<T>&, const tensors<T>& dout, tensors<T>& grads) const {
+    if (in_place) copy<T, T>(dout[0].view(), grads[0].view());
+    rope_backward<B, T>(be, in_place ? grads[0].view() : dout[0].view(), positions.view(), cos, sin, layout,
+                        grads[0].view());
   }
 };
 

@@ -8,6 +8,7 @@
 // precision with Eigen's SIMD tree reduction, whole-tensor reductions (sum,
 // sum_squares) accumulate per-thread partials in double. exp uses Eigen's
 // vectorised exp (a few ulp). Softmax-like ops subtract the row maximum.
+// RoPE rotates each pair in the input precision from the (cos, sin) table row.
 // Tolerances against the reference backend are in lsk/testing/conformance.hpp.
 #pragma once
 
@@ -267,6 +268,20 @@ class cpu {
     cpu_detail::parallel_rows(y.dim(0), n, [&](index_t r) { std::copy(row.data(), row.data() + n, y.data() + r * n); });
   }
 
+  // RoPE: parallel over tokens; each pair is a two-term expression in T, read
+  // before it is written, so y may be x (in place).
+  template <real_scalar T>
+  void rope_forward(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos, const_view<T> sin,
+                    rope_layout layout, tensor_view<T> y) {
+    rope_rotate<false>(x, positions, cos, sin, layout, y);
+  }
+
+  template <real_scalar T>
+  void rope_backward(const_view<T> dy, const_view<std::int32_t> positions, const_view<T> cos, const_view<T> sin,
+                     rope_layout layout, tensor_view<T> dx) {
+    rope_rotate<true>(dy, positions, cos, sin, layout, dx);
+  }
+
  private:
   static constexpr index_t chunk = 1 << 14;
 
@@ -309,6 +324,31 @@ class cpu {
     yr = (scale * xr - mx).exp();
     yr /= yr.sum();
     std::fill(y + visible, y + n, T(0));
+  }
+
+  // y[t, h, :] = x[t, h, :] turned by the angle of positions[t] (Transpose: by minus that angle).
+  template <bool Transpose, class T>
+  static void rope_rotate(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos,
+                          const_view<T> sin, rope_layout layout, tensor_view<T> y) {
+    const index_t heads = x.dim(1), d = x.dim(2), half = cos.dim(1);
+    const index_t stride_a = layout == rope_layout::rotate_half ? 1 : 2;
+    const index_t offset_b = layout == rope_layout::rotate_half ? half : 1;
+    cpu_detail::parallel_rows(x.dim(0), heads * d, [&](index_t t) {
+      const T* c = cos.data() + index_t{positions.data()[t]} * half;
+      const T* s = sin.data() + index_t{positions.data()[t]} * half;
+      for (index_t h = 0; h < heads; ++h) {
+        const T* xh = x.data() + (t * heads + h) * d;
+        T* yh = y.data() + (t * heads + h) * d;
+        for (index_t i = 0; i < half; ++i) {
+          const index_t ia = i * stride_a, ib = ia + offset_b;
+          const T a = xh[ia], b = xh[ib];
+          const T si = Transpose ? -s[i] : s[i];
+          yh[ia] = a * c[i] - b * si;
+          yh[ib] = b * c[i] + a * si;
+        }
+        if (yh != xh) std::copy(xh + 2 * half, xh + d, yh + 2 * half);
+      }
+    });
   }
 
   cpu_options options_;

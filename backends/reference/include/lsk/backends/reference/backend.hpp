@@ -4,8 +4,9 @@
 // Numerics: every sum and every intermediate is carried in double (long double
 // for f64 inputs' dot products is not needed: double accumulation of f64 data
 // is the same precision the finite-difference checks assume). Softmax-like ops
-// subtract the row maximum before exp. Slow by design; never optimise it:
-// other backends are judged against it.
+// subtract the row maximum before exp. RoPE rotates each pair in double from
+// the (cos, sin) table row of the token's position. Slow by design; never
+// optimise it: other backends are judged against it.
 #pragma once
 
 #include <algorithm>
@@ -257,6 +258,20 @@ class reference {
     for (index_t r = 0; r < y.dim(0); ++r) std::copy(row.data(), row.data() + n, y.data() + r * n);
   }
 
+  // RoPE: each pair (a, b) of a head turns by the table's (cos, sin) row for the
+  // token's position, computed in double; backward turns by the opposite angle.
+  template <real_scalar T>
+  void rope_forward(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos, const_view<T> sin,
+                    rope_layout layout, tensor_view<T> y) {
+    rope_rotate(x, positions, cos, sin, layout, 1.0, y);
+  }
+
+  template <real_scalar T>
+  void rope_backward(const_view<T> dy, const_view<std::int32_t> positions, const_view<T> cos, const_view<T> sin,
+                     rope_layout layout, tensor_view<T> dx) {
+    rope_rotate(dy, positions, cos, sin, layout, -1.0, dx);
+  }
+
  private:
   static double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
   static double silu_grad(double v) {
@@ -273,6 +288,29 @@ class reference {
     for (index_t j = 0; j < visible; ++j) s += std::exp(scale * double(x[j]) - mx);
     for (index_t j = 0; j < visible; ++j) y[j] = static_cast<T>(std::exp(scale * double(x[j]) - mx) / s);
     for (index_t j = visible; j < n; ++j) y[j] = T(0);
+  }
+
+  // y[t, h, :] = rotation of x[t, h, :] by (cos, sign * sin)[positions[t]]; y may be x.
+  template <class T>
+  static void rope_rotate(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos,
+                          const_view<T> sin, rope_layout layout, double sign, tensor_view<T> y) {
+    const index_t tokens = x.dim(0), heads = x.dim(1), d = x.dim(2), half = cos.dim(1);
+    for (index_t t = 0; t < tokens; ++t) {
+      const index_t row = positions.data()[t];
+      for (index_t h = 0; h < heads; ++h) {
+        const T* xh = x.data() + (t * heads + h) * d;
+        T* yh = y.data() + (t * heads + h) * d;
+        for (index_t i = 0; i < half; ++i) {
+          const index_t ia = layout == rope_layout::rotate_half ? i : 2 * i;
+          const index_t ib = layout == rope_layout::rotate_half ? i + half : 2 * i + 1;
+          const double c = cos.data()[row * half + i], s = sign * double(sin.data()[row * half + i]);
+          const double a = xh[ia], b = xh[ib];
+          yh[ia] = static_cast<T>(a * c - b * s);
+          yh[ib] = static_cast<T>(b * c + a * s);
+        }
+        for (index_t j = 2 * half; j < d; ++j) yh[j] = xh[j];
+      }
+    }
   }
 };
 
