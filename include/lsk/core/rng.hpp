@@ -78,6 +78,20 @@ class rng {
     return radius * std::cos(angle);
   }
 
+  // The complete state, to save in a checkpoint and restore exactly.
+  struct state_type {
+    std::uint64_t state, increment;
+    double spare;
+    bool has_spare;
+  };
+  state_type save() const { return {state_, increment_, spare_, has_spare_}; }
+  void restore(const state_type& s) {
+    state_ = s.state;
+    increment_ = s.increment | 1u;
+    spare_ = s.spare;
+    has_spare_ = s.has_spare;
+  }
+
   // An independent generator for sub-task k (e.g. one per worker or per layer).
   rng fork(std::uint64_t k) { return rng(next_u64(), k * 2u + 1u + (increment_ >> 1u)); }
 

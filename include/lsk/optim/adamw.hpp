@@ -11,6 +11,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "lsk/core/error.hpp"
@@ -37,13 +39,27 @@ class adamw {
     }
   }
 
-  // Registers a parameter and its gradient; decay = false exempts it from weight decay.
-  void add(tensor_view<T> param, tensor_view<const T> grad, bool decay = true) {
+  // Registers a parameter and its gradient; decay = false exempts it from
+  // weight decay. `name` identifies its moments in a checkpoint.
+  void add(tensor_view<T> param, tensor_view<const T> grad, bool decay = true, std::string name = {}) {
     if (!(param.extents() == grad.extents())) {
-      raise<shape_error>("adamw: parameter ", param.extents().str(), " and gradient ", grad.extents().str(), " differ");
+      raise<shape_error>("adamw: parameter ", name, " ", param.extents().str(), " and gradient ", grad.extents().str(),
+                         " differ");
     }
-    groups_.push_back({param.span(), grad.span(), std::vector<T>(param.span().size(), T(0)),
-                       std::vector<T>(param.span().size(), T(0)), decay});
+    if (name.empty()) name = "param" + std::to_string(groups_.size());
+    groups_.push_back({std::move(name), param.extents(), param.span(), grad.span(),
+                       std::vector<T>(param.span().size(), T(0)), std::vector<T>(param.span().size(), T(0)), decay});
+  }
+
+  // The moments of every parameter, for checkpoints: fn(name, extents, m, v).
+  template <class Fn>
+  void for_each_moment(Fn&& fn) {
+    for (auto& g : groups_) fn(g.name, g.extents, std::span<T>(g.m), std::span<T>(g.v));
+  }
+  // Restores the step count after loading the moments.
+  void set_steps_taken(std::int64_t t) {
+    if (t < 0) raise<config_error>("adamw: negative step count ", t);
+    t_ = t;
   }
 
   // One update with learning rate lr (defaults to the configured one).
@@ -72,6 +88,8 @@ class adamw {
 
  private:
   struct group {
+    std::string name;
+    shape extents;
     std::span<T> param;
     std::span<const T> grad;
     std::vector<T> m, v;
