@@ -72,6 +72,28 @@ struct swiglu_backward_off_by_one_percent : reference {
     for (index_t i = 0; i < dg.numel(); ++i) dg.data()[i] *= T(1.01);
   }
 };
+
+// RoPE backward that turns by +angle (forward's rotation) instead of -angle.
+struct rope_backward_not_transposed : reference {
+  template <real_scalar T>
+  void rope_backward(const_view<T> dy, lsk::const_view<std::int32_t> pos, const_view<T> c, const_view<T> s,
+                     lsk::rope_layout layout, tensor_view<T> dx) {
+    reference::rope_forward(dy, pos, c, s, layout, dx);
+  }
+};
+
+// RoPE that leaves the pass-through dims of a partially rotated head unwritten.
+struct rope_skips_pass_through : reference {
+  template <real_scalar T>
+  void rope_forward(const_view<T> x, lsk::const_view<std::int32_t> pos, const_view<T> c, const_view<T> s,
+                    lsk::rope_layout layout, tensor_view<T> y) {
+    lsk::tensor<T> full(y.extents());
+    reference::rope_forward(x, pos, c, s, layout, full.view());
+    const index_t d = y.dim(2), rotary = 2 * c.dim(1);
+    for (index_t r = 0; r < y.numel() / d; ++r)
+      for (index_t j = 0; j < rotary; ++j) y.data()[r * d + j] = full.data()[r * d + j];
+  }
+};
 }  // namespace
 
 TEST_CASE("conformance catches broken backends", "[conformance][meta]") {
@@ -101,6 +123,15 @@ TEST_CASE("conformance catches broken backends", "[conformance][meta]") {
   {
     swiglu_backward_off_by_one_percent be;
     CHECK_FALSE(gradient_check<swiglu_case>(be).passed());
+  }
+  {
+    rope_backward_not_transposed be;
+    CHECK_FALSE(conformance_check<rope_case, float>(be).passed());
+    CHECK_FALSE(gradient_check<rope_case>(be).passed());
+  }
+  {
+    rope_skips_pass_through be;
+    CHECK_FALSE(conformance_check<rope_case, double>(be).passed());
   }
   {
     reference be;  // and the unbroken reference passes all of them

@@ -1,4 +1,6 @@
 // rope_config from and to Hugging Face config.json, in both conventions.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 

@@ -5,7 +5,7 @@
 // change is recorded in config.json, readable by transformers. The usual stage-1
 // change of the LongSkywork recipe is
 //     cfg = with_ntk_scaling(cfg, target_length);   // or with_base(cfg, 500000)
-// Tests: tests/unit/test_rope_edit.cpp (and the ntk_aware_* / abf_* golden
+// Tests: tests/unit/test_rope_properties.cpp (and the ntk_aware_* / abf_* golden
 // fixtures, which hold the same change made in Python).
 #pragma once
 

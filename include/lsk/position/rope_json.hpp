@@ -18,26 +18,24 @@
 // that is not JSON throws format_error with the byte offset; an unreadable file
 // io_error.
 // Writing updates the RoPE keys of a config.json object and leaves every other
-// key alone; save_rope_config writes the file atomically (temp file, fsync,
-// rename), in the convention the file already uses unless told otherwise.
+// key alone; save_rope_config writes the file atomically (lsk/io/atomic_write.hpp),
+// in the convention the file already uses unless told otherwise.
 // Tests: tests/unit/test_rope_json.cpp; the golden fixtures' configs are read
 // with rope_config_from_json in tests/unit/test_rope_golden.cpp.
 #pragma once
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstring>
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "lsk/io/atomic_write.hpp"
 #include "lsk/position/rope_config.hpp"
 
 namespace lsk::position {
@@ -290,35 +288,6 @@ inline nlohmann::json load_json_file(const std::filesystem::path& path) {
   }
 }
 
-// Writes text to path atomically: a temporary file beside it, fsync, rename.
-inline void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) raise<io_error>(tmp.string(), ": cannot create: ", std::strerror(errno));
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      std::filesystem::remove(tmp);
-      raise<io_error>(tmp.string(), ": write failed: ", std::strerror(err));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::filesystem::remove(tmp);
-    raise<io_error>(tmp.string(), ": fsync/close failed: ", std::strerror(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    raise<io_error>(path.string(), ": cannot replace: ", ec.message());
-  }
-}
-
 // The rope_config of a config.json file; errors name the file and the key.
 inline rope_config load_rope_config(const std::filesystem::path& path) {
   const nlohmann::json j = load_json_file(path);
@@ -335,7 +304,8 @@ inline void save_rope_config(const std::filesystem::path& path, const rope_confi
                              std::optional<rope_convention> convention = std::nullopt) {
   nlohmann::json j = std::filesystem::exists(path) ? load_json_file(path) : nlohmann::json::object();
   write_rope_config(c, j, convention.value_or(rope_convention_of(j)));
-  write_file_atomically(path, j.dump(2) + "\n");
+  const std::string text = j.dump(2) + "\n";
+  io::atomic_write(path, std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
 
 }  // namespace lsk::position

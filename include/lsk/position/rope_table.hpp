@@ -13,7 +13,7 @@
 // the angle in float32, whose rounding grows with the position (about p * 6e-8
 // radians); lsk's tables are the exact values rounded once.
 // Tests: tests/unit/test_rope_golden.cpp (rotated q/k against transformers'
-// apply_rotary_pos_emb), tests/unit/test_rope_tables.cpp.
+// apply_rotary_pos_emb), tests/unit/test_rope_properties.cpp and test_rope_op.cpp.
 #pragma once
 
 #include <algorithm>
