@@ -7,12 +7,16 @@
 #include <CLI/CLI.hpp>
 
 #include "lsk/core/error.hpp"
+#include "convert_command.hpp"
+#include "generate_command.hpp"
 #include "rope_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"lsk: long-context training recipes for Llama-style models"};
   app.require_subcommand(1);
   add_rope_command(app);
+  add_generate_command(app);
+  add_convert_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
