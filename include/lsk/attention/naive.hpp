@@ -15,15 +15,14 @@
 #pragma once
 
 #include <cmath>
+#include <string_view>
+#include <type_traits>
 
+#include "lsk/attention/mask.hpp"
+#include "lsk/attention/shape.hpp"
 #include "lsk/ops.hpp"
 
 namespace lsk::attention {
-
-struct attention_shape {
-  index_t batch = 1, q_len = 0, k_len = 0, heads = 1, kv_heads = 1, head_dim = 0;
-  index_t group() const { return heads / kv_heads; }
-};
 
 namespace detail {
 // The (group, len, head_dim) view of heads [h0, h0 + group) of sequence b in a
@@ -45,12 +44,6 @@ tensor_view<T> probs_of(tensor_view<T> p, index_t b, index_t h0, index_t count) 
 }
 }  // namespace detail
 
-inline void check_attention_shape(const attention_shape& s) {
-  if (s.heads <= 0 || s.kv_heads <= 0 || s.heads % s.kv_heads != 0) {
-    raise<shape_error>("attention: kv_heads ", s.kv_heads, " must divide heads ", s.heads);
-  }
-  if (s.k_len < s.q_len) raise<shape_error>("attention: ", s.k_len, " keys for ", s.q_len, " queries");
-}
 
 // probs: (batch, heads, q_len, k_len) scratch kept for backward.
 template <Backend B, real_scalar T>
@@ -62,6 +55,49 @@ void naive_forward(B& be, const attention_shape& s, const_view<T> q, const_view<
     for (index_t g = 0; g < s.kv_heads; ++g) {
       auto p = detail::probs_of(probs, b, g * r, r);
       matmul<B, T>(be, detail::heads_of(q, b, s.q_len, g * r, r), detail::head_of(k, b, s.k_len, g).transpose(), p);
+    }
+  }
+  causal_softmax_forward<B, T>(be, probs, scale, probs);
+  for (index_t b = 0; b < s.batch; ++b) {
+    for (index_t g = 0; g < s.kv_heads; ++g) {
+      matmul<B, T>(be, detail::probs_of(probs, b, g * r, r), detail::head_of(v, b, s.k_len, g),
+                   detail::heads_of(out, b, s.q_len, g * r, r));
+    }
+  }
+}
+
+// With a document mask (lsk/attention/mask.hpp): scores of query/key pairs in
+// different documents are set to -inf before the causal softmax, so their
+// probabilities are exactly 0 (and so are their gradients in naive_backward).
+// Host-memory backends only (the mask is applied in place on the host).
+template <Backend B, real_scalar T>
+void naive_forward(B& be, const attention_shape& s, const attention_mask& mask, const_view<T> q, const_view<T> k,
+                   const_view<T> v, T scale, tensor_view<T> probs, tensor_view<T> out) {
+  if (!mask.by_document()) {
+    naive_forward<B, T>(be, s, q, k, v, scale, probs, out);
+    return;
+  }
+  static_assert(B::memory == memory_space::host, "naive document masking reads probabilities on the host");
+  check_attention_shape(s);
+  if (mask.documents.numel() != s.batch * s.k_len) {
+    raise<shape_error>("attention: ", mask.documents.numel(), " document ids for ", s.batch, " x ", s.k_len, " keys");
+  }
+  const index_t r = s.group();
+  for (index_t b = 0; b < s.batch; ++b) {
+    for (index_t g = 0; g < s.kv_heads; ++g) {
+      auto p = detail::probs_of(probs, b, g * r, r);
+      matmul<B, T>(be, detail::heads_of(q, b, s.q_len, g * r, r), detail::head_of(k, b, s.k_len, g).transpose(), p);
+    }
+  }
+  const std::int32_t* docs = mask.documents.data();
+  for (index_t b = 0; b < s.batch; ++b) {
+    for (index_t h = 0; h < s.heads; ++h) {
+      for (index_t i = 0; i < s.q_len; ++i) {
+        const std::int32_t doc = docs[b * s.k_len + i + s.k_len - s.q_len];
+        T* row = probs.data() + ((b * s.heads + h) * s.q_len + i) * s.k_len;
+        for (index_t j = 0; j < s.k_len; ++j)
+          if (docs[b * s.k_len + j] != doc) row[j] = minus_infinity<T>;
+      }
     }
   }
   causal_softmax_forward<B, T>(be, probs, scale, probs);
@@ -98,5 +134,38 @@ void naive_backward(B& be, const attention_shape& s, const_view<T> q, const_view
     }
   }
 }
+
+// The naive attention as an lsk::Attention (lsk/concepts/attention.hpp): the
+// saved state is the probabilities (batch, heads, q_len, k_len), the backward
+// scratch their gradient; both quadratic in length. The test oracle.
+struct naive_attention {
+  static constexpr std::string_view name = "naive";
+
+  index_t saved_size(const attention_shape& s) const { return s.batch * s.heads * s.q_len * s.k_len; }
+  index_t scratch_size(const attention_shape& s) const { return saved_size(s); }
+
+  template <Backend B, real_scalar T>
+  void forward(B& be, const attention_shape& s, const attention_mask& mask, std::type_identity_t<const_view<T>> q, std::type_identity_t<const_view<T>> k,
+               std::type_identity_t<const_view<T>> v, std::type_identity_t<T> scale, tensor_view<T> saved, tensor_view<T> out) const {
+    naive_forward<B, T>(be, s, mask, q, k, v, scale, probs_view(saved, s), out);
+  }
+
+  template <Backend B, real_scalar T>
+  void backward(B& be, const attention_shape& s, const attention_mask&, std::type_identity_t<const_view<T>> q, std::type_identity_t<const_view<T>> k,
+                std::type_identity_t<const_view<T>> v, std::type_identity_t<const_view<T>>, std::type_identity_t<const_view<T>> saved, std::type_identity_t<const_view<T>> dout, std::type_identity_t<T> scale,
+                tensor_view<T> scratch, tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv) const {
+    naive_backward<B, T>(be, s, q, k, v, probs_view(saved, s), dout, scale, probs_view(scratch, s), dq, dk, dv);
+  }
+
+ private:
+  template <class T>
+  static tensor_view<T> probs_view(tensor_view<T> flat, const attention_shape& s) {
+    if (flat.numel() < s.batch * s.heads * s.q_len * s.k_len) {
+      raise<shape_error>("naive attention: ", flat.numel(), " saved elements for ", s.batch, " x ", s.heads, " x ",
+                         s.q_len, " x ", s.k_len, " probabilities");
+    }
+    return tensor_view<T>(flat.data(), shape{s.batch, s.heads, s.q_len, s.k_len});
+  }
+};
 
 }  // namespace lsk::attention

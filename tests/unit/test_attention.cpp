@@ -1,0 +1,242 @@
+// The Attention concept (archetype and broken types both ways), and the tiled
+// attention against the naive one: out, lse, dq, dk, dv over random shapes
+// (lengths not divisible by the tile, GQA ratios 1/2/4/8, head dims 32..256,
+// plain causal and document-masked, k_len > q_len).
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "lsk/attention/naive.hpp"
+#include "lsk/attention/tiled.hpp"
+#include "lsk/backends/cpu/backend.hpp"
+#include "lsk/backends/reference/backend.hpp"
+#include "lsk/concepts/archetypes.hpp"
+#include "lsk/concepts/attention.hpp"
+#include "lsk/concepts/attention_archetypes.hpp"
+#include "lsk/testing/compare.hpp"
+#include "lsk/testing/random.hpp"
+
+namespace {
+using lsk::index_t;
+using lsk::shape;
+using lsk::tensor;
+namespace att = lsk::attention;
+namespace arch = lsk::archetypes;
+
+static_assert(lsk::Attention<arch::attention, arch::backend>);
+static_assert(lsk::Attention<att::naive_attention, lsk::backends::cpu>);
+static_assert(lsk::Attention<att::naive_attention, lsk::backends::reference>);
+static_assert(lsk::Attention<att::tiled_attention, lsk::backends::cpu>);
+static_assert(lsk::Attention<att::tiled_attention, lsk::backends::reference>);
+static_assert(lsk::attention_for<att::tiled_attention, lsk::backends::cpu, double>);
+static_assert(!lsk::Attention<arch::attention_without_backward, arch::backend>);
+static_assert(!lsk::Attention<arch::attention_without_name, arch::backend>);
+static_assert(!lsk::Attention<arch::attention_with_mutating_forward, arch::backend>);
+static_assert(!lsk::Attention<arch::attention_without_saved_size, arch::backend>);
+static_assert(!lsk::Attention<arch::attention, int>);
+
+template <class A>
+constexpr bool models_attention() {
+  return lsk::Attention<A, arch::backend>;
+}
+
+struct attention_result {
+  tensor<double> out, lse, dq, dk, dv;
+};
+
+template <class T>
+tensor<double> to_double(const tensor<T>& t) {
+  tensor<double> r(t.extents());
+  for (std::size_t i = 0; i < t.values().size(); ++i) r.values()[i] = static_cast<double>(t.values()[i]);
+  return r;
+}
+template <class T>
+tensor<T> from_double(const tensor<double>& t) {
+  tensor<T> r(t.extents());
+  for (std::size_t i = 0; i < t.values().size(); ++i) r.values()[i] = static_cast<T>(t.values()[i]);
+  return r;
+}
+
+struct problem {
+  att::attention_shape s;
+  tensor<double> q, k, v, dout;
+  tensor<std::int32_t> docs;  // empty: plain causal
+  att::attention_mask mask() const { return !docs.empty() ? att::document_mask(docs.view()) : att::causal_mask(); }
+};
+
+problem random_problem(lsk::rng& g, att::attention_shape s, index_t documents) {
+  problem p{s, lsk::testing::random_tensor<double>(g, shape{s.batch * s.q_len, s.heads, s.head_dim}),
+            lsk::testing::random_tensor<double>(g, shape{s.batch * s.k_len, s.kv_heads, s.head_dim}),
+            lsk::testing::random_tensor<double>(g, shape{s.batch * s.k_len, s.kv_heads, s.head_dim}),
+            lsk::testing::random_tensor<double>(g, shape{s.batch * s.q_len, s.heads, s.head_dim}), {}};
+  if (documents > 0) {
+    // Sorted document ids with random boundaries (as a packer makes them).
+    p.docs = tensor<std::int32_t>(shape{s.batch * s.k_len});
+    for (index_t b = 0; b < s.batch; ++b) {
+      std::int32_t doc = 0;
+      for (index_t j = 0; j < s.k_len; ++j) {
+        if (j > 0 && g.below(static_cast<std::uint32_t>(std::max<index_t>(1, s.k_len / documents))) == 0) ++doc;
+        p.docs(b * s.k_len + j) = doc;
+      }
+    }
+  }
+  return p;
+}
+
+// The oracle: the naive attention in f64 on the reference backend, and the
+// log-sum-exp by direct summation.
+attention_result naive_reference(const problem& p, double scale) {
+  lsk::backends::reference be;
+  const auto& s = p.s;
+  att::naive_attention naive;
+  tensor<double> saved(shape{naive.saved_size(s)}), scratch(shape{naive.scratch_size(s)});
+  attention_result r{tensor<double>(p.q.extents()), tensor<double>(shape{s.batch * s.q_len, s.heads}),
+                     tensor<double>(p.q.extents()), tensor<double>(p.k.extents()), tensor<double>(p.k.extents())};
+  naive.forward(be, s, p.mask(), p.q.view(), p.k.view(), p.v.view(), scale, saved.view(), r.out.view());
+  naive.backward(be, s, p.mask(), p.q.view(), p.k.view(), p.v.view(), r.out.view(), saved.view(), p.dout.view(),
+                 scale, scratch.view(), r.dq.view(), r.dk.view(), r.dv.view());
+  const index_t r_ = s.group(), off = s.k_len - s.q_len;
+  for (index_t b = 0; b < s.batch; ++b) {
+    for (index_t i = 0; i < s.q_len; ++i) {
+      for (index_t h = 0; h < s.heads; ++h) {
+        double mx = -INFINITY;
+        std::vector<double> sc;
+        for (index_t j = 0; j <= i + off; ++j) {
+          if (!p.docs.empty() && p.docs(b * s.k_len + j) != p.docs(b * s.k_len + i + off)) continue;
+          double dot = 0;
+          for (index_t e = 0; e < s.head_dim; ++e) dot += p.q(b * s.q_len + i, h, e) * p.k(b * s.k_len + j, h / r_, e);
+          sc.push_back(scale * dot);
+          mx = std::max(mx, scale * dot);
+        }
+        double sum = 0;
+        for (double x : sc) sum += std::exp(x - mx);
+        r.lse(b * s.q_len + i, h) = mx + std::log(sum);
+      }
+    }
+  }
+  return r;
+}
+
+template <class T>
+attention_result run_tiled(const problem& p, double scale, const att::tile_config& tiles) {
+  lsk::backends::cpu be;
+  const auto& s = p.s;
+  att::tiled_attention tiled{tiles};
+  const auto q = from_double<T>(p.q), k = from_double<T>(p.k), v = from_double<T>(p.v), dout = from_double<T>(p.dout);
+  auto out = lsk::testing::poisoned<T>(q.extents()), dq = lsk::testing::poisoned<T>(q.extents());
+  auto dk = lsk::testing::poisoned<T>(k.extents()), dv = lsk::testing::poisoned<T>(k.extents());
+  auto lse = lsk::testing::poisoned<T>(shape{tiled.saved_size(s)});
+  auto delta = lsk::testing::poisoned<T>(shape{tiled.scratch_size(s)});
+  tiled.forward(be, s, p.mask(), q.view(), k.view(), v.view(), static_cast<T>(scale), lse.view(), out.view());
+  tiled.backward(be, s, p.mask(), q.view(), k.view(), v.view(), out.view(), lse.view(), dout.view(),
+                 static_cast<T>(scale), delta.view(), dq.view(), dk.view(), dv.view());
+  auto lse2 = to_double(lse);
+  return {to_double(out), tensor<double>(shape{s.batch * s.q_len, s.heads}, lse2.values()), to_double(dq),
+          to_double(dk), to_double(dv)};
+}
+
+void require_close(const attention_result& a, const attention_result& e, double tol) {
+  using lsk::testing::scaled_max_error;
+  CHECK(scaled_max_error(a.out, e.out) <= tol);
+  CHECK(scaled_max_error(a.lse, e.lse) <= tol);
+  CHECK(scaled_max_error(a.dq, e.dq) <= tol);
+  CHECK(scaled_max_error(a.dk, e.dk) <= tol);
+  CHECK(scaled_max_error(a.dv, e.dv) <= tol);
+}
+
+}  // namespace
+
+TEST_CASE("attention concept: archetype and broken types are classified at compile time", "[attention][concepts]") {
+  CHECK(models_attention<arch::attention>());
+  CHECK_FALSE(models_attention<arch::attention_without_backward>());
+  CHECK_FALSE(models_attention<arch::attention_with_mutating_forward>());
+  CHECK(att::tiled_attention{}.saved_size({2, 100, 100, 8, 2, 64}) == 2 * 100 * 8);
+  CHECK(att::naive_attention{}.saved_size({2, 100, 100, 8, 2, 64}) == 2 * 8 * 100 * 100);
+}
+
+TEST_CASE("tiled attention matches the naive one over random shapes (f32)", "[attention][tiled]") {
+  lsk::rng g(20261126);
+  const index_t ratios[] = {1, 2, 4, 8};
+  for (int trial = 0; trial < 24; ++trial) {
+    const index_t ratio = ratios[trial % 4];
+    const index_t kv_heads = 1 + static_cast<index_t>(g.below(2));
+    const index_t head_dim = trial < 4 ? std::array<index_t, 4>{32, 64, 128, 256}[static_cast<std::size_t>(trial)]
+                                       : 8 * (1 + static_cast<index_t>(g.below(12)));
+    const index_t q_len = 1 + static_cast<index_t>(g.below(150));
+    const index_t extra = trial % 3 == 2 ? static_cast<index_t>(g.below(40)) : 0;
+    const att::attention_shape s{1 + static_cast<index_t>(g.below(2)), q_len, q_len + extra, kv_heads * ratio,
+                                 kv_heads, head_dim};
+    const index_t documents = trial % 2 == 1 ? 1 + static_cast<index_t>(g.below(5)) : 0;
+    const att::tile_config tiles = trial % 4 == 3 ? att::tile_config{}
+                                                  : att::tile_config{8 + 8 * static_cast<index_t>(g.below(4)),
+                                                                     4 + static_cast<index_t>(g.below(29))};
+    INFO("trial " << trial << ": batch " << s.batch << " q_len " << s.q_len << " k_len " << s.k_len << " heads "
+                  << s.heads << " kv_heads " << s.kv_heads << " head_dim " << s.head_dim << " documents "
+                  << documents << " tiles " << tiles.query_rows << "x" << tiles.key_tile);
+    const auto p = random_problem(g, s, documents);
+    const double scale = 1.0 / std::sqrt(double(head_dim));
+    const auto expected = naive_reference(p, scale);
+    require_close(run_tiled<float>(p, scale, tiles), expected, 1e-5);
+    if (trial < 6) require_close(run_tiled<double>(p, scale, tiles), expected, 1e-12);
+  }
+}
+
+TEST_CASE("tiled attention: a document mask equals separate sequences", "[attention][tiled]") {
+  // Two documents of 37 and 50 tokens in one sequence, against each document alone.
+  lsk::rng g(7);
+  const att::attention_shape s{1, 87, 87, 4, 2, 32};
+  auto p = random_problem(g, s, 0);
+  p.docs = tensor<std::int32_t>(shape{87});
+  for (index_t j = 0; j < 87; ++j) p.docs(j) = j < 37 ? 5 : 9;
+  const double scale = 0.17;
+  const auto packed = run_tiled<double>(p, scale, {16, 8});
+  for (auto [begin, len] : {std::pair<index_t, index_t>{0, 37}, {37, 50}}) {
+    problem one{{1, len, len, 4, 2, 32},
+                tensor<double>(shape{len, 4, 32}),
+                tensor<double>(shape{len, 2, 32}),
+                tensor<double>(shape{len, 2, 32}),
+                tensor<double>(shape{len, 4, 32}),
+                {}};
+    for (index_t t = 0; t < len; ++t) {
+      for (index_t e = 0; e < 4 * 32; ++e) {
+        one.q.values()[static_cast<std::size_t>(t * 128 + e)] = p.q.values()[static_cast<std::size_t>((begin + t) * 128 + e)];
+        one.dout.values()[static_cast<std::size_t>(t * 128 + e)] =
+            p.dout.values()[static_cast<std::size_t>((begin + t) * 128 + e)];
+      }
+      for (index_t e = 0; e < 2 * 32; ++e) {
+        one.k.values()[static_cast<std::size_t>(t * 64 + e)] = p.k.values()[static_cast<std::size_t>((begin + t) * 64 + e)];
+        one.v.values()[static_cast<std::size_t>(t * 64 + e)] = p.v.values()[static_cast<std::size_t>((begin + t) * 64 + e)];
+      }
+    }
+    const auto alone = run_tiled<double>(one, scale, {16, 8});
+    double err = 0;
+    for (index_t t = 0; t < len; ++t) {
+      for (index_t e = 0; e < 128; ++e) {
+        err = std::max(err, std::abs(alone.out.values()[static_cast<std::size_t>(t * 128 + e)] -
+                                     packed.out.values()[static_cast<std::size_t>((begin + t) * 128 + e)]));
+        err = std::max(err, std::abs(alone.dq.values()[static_cast<std::size_t>(t * 128 + e)] -
+                                     packed.dq.values()[static_cast<std::size_t>((begin + t) * 128 + e)]));
+      }
+      for (index_t e = 0; e < 64; ++e) {
+        err = std::max(err, std::abs(alone.dk.values()[static_cast<std::size_t>(t * 64 + e)] -
+                                     packed.dk.values()[static_cast<std::size_t>((begin + t) * 64 + e)]));
+      }
+    }
+    CHECK(err < 1e-12);
+  }
+}
+
+TEST_CASE("tiled attention rejects bad shapes with shape_error", "[attention][tiled]") {
+  const att::attention_shape s{1, 4, 4, 4, 2, 8};
+  tensor<float> q(shape{4, 4, 8}, 1.0f), k(shape{4, 2, 8}, 1.0f), out(shape{4, 4, 8}), lse(shape{16});
+  tensor<float> bad_k(shape{4, 4, 8}, 1.0f), short_lse(shape{15});
+  CHECK_THROWS_AS(att::tiled_forward<float>(s, {}, q.view(), bad_k.view(), k.view(), 1.0f, lse.view(), out.view()),
+                  lsk::shape_error);
+  CHECK_THROWS_AS(att::tiled_forward<float>(s, {}, q.view(), k.view(), k.view(), 1.0f, short_lse.view(), out.view()),
+                  lsk::shape_error);
+  CHECK_THROWS_AS(att::tiled_forward<float>({1, 4, 4, 3, 2, 8}, {}, q.view(), k.view(), k.view(), 1.0f, lse.view(),
+                                            out.view()),
+                  lsk::shape_error);
+}
