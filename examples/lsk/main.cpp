@@ -6,9 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "lsk/core/error.hpp"
 #include "convert_command.hpp"
 #include "generate_command.hpp"
+#include "lsk/core/error.hpp"
 #include "rope_command.hpp"
 
 int main(int argc, char** argv) {

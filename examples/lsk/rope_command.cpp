@@ -70,7 +70,8 @@ void run_rope(const rope_options& o, const rope_flags& f) {
   if (!o.save_path.empty()) {
     std::optional<pos::rope_convention> conv;
     if (f.convention->count()) {
-      conv = o.convention == "rope_scaling" ? pos::rope_convention::rope_scaling : pos::rope_convention::rope_parameters;
+      conv =
+          o.convention == "rope_scaling" ? pos::rope_convention::rope_scaling : pos::rope_convention::rope_parameters;
     }
     pos::save_rope_config(o.save_path, c, conv);
   }
@@ -84,8 +85,8 @@ void run_rope(const rope_options& o, const rope_flags& f) {
 void add_rope_command(CLI::App& app) {
   auto o = std::make_shared<rope_options>();
   auto f = std::make_shared<rope_flags>();
-  CLI::App* cmd = app.add_subcommand(
-      "rope", "Print inv_freq (one per line) and then the attention factor of a RoPE configuration");
+  CLI::App* cmd =
+      app.add_subcommand("rope", "Print inv_freq (one per line) and then the attention factor of a RoPE configuration");
   cmd->add_option("--config", o->config_path, "Hugging Face config.json (rope_scaling or rope_parameters convention)")
       ->check(CLI::ExistingFile);
   f->type = cmd->add_option("--type", o->type, "rope_type: default, linear, dynamic, yarn, longrope, llama3");

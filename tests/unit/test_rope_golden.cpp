@@ -155,8 +155,8 @@ void check_applied_rotation(B& be, const json& run, double tol) {
       err2 = std::max(err2, std::abs(double(y2.values()[i]) - expected[i]));
       scale = std::max(scale, std::abs(expected[i]));
     }
-    INFO(run.at("name").get<std::string>() << " " << which << " on " << B::name << ": max error " << err << " / "
-                                            << err2 << ", scale " << scale);
+    INFO(run.at("name").get<std::string>()
+         << " " << which << " on " << B::name << ": max error " << err << " / " << err2 << ", scale " << scale);
     CHECK(err <= tol * scale);
     CHECK(err2 <= tol * scale);
   }

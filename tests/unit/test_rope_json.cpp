@@ -15,8 +15,12 @@ using namespace lsk::position;
 using Catch::Matchers::Contains;
 
 json llama_base() {
-  return json{{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 4096}, {"num_attention_heads", 32},
-              {"num_key_value_heads", 8}, {"max_position_embeddings", 8192}, {"vocab_size", 128256}};
+  return json{{"architectures", {"LlamaForCausalLM"}},
+              {"hidden_size", 4096},
+              {"num_attention_heads", 32},
+              {"num_key_value_heads", 8},
+              {"max_position_embeddings", 8192},
+              {"vocab_size", 128256}};
 }
 
 std::filesystem::path temp_dir() {
@@ -29,8 +33,11 @@ std::filesystem::path temp_dir() {
 TEST_CASE("the older rope_scaling convention is read", "[rope][json]") {
   json j = llama_base();
   j["rope_theta"] = 500000.0;
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   const auto c = rope_config_from_json(j);
   CHECK(c.scaling == rope_scaling::llama3);
   CHECK(c.theta == 500000.0);
@@ -55,8 +62,12 @@ TEST_CASE("the older rope_scaling convention is read", "[rope][json]") {
 TEST_CASE("the newer rope_parameters convention is read; rope_scaling wins when both are there", "[rope][json]") {
   json j = llama_base();
   j["head_dim"] = 64;
-  j["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 1000000.0}, {"factor", 4.0},
-                          {"original_max_position_embeddings", 2048}, {"beta_fast", 16}, {"truncate", false},
+  j["rope_parameters"] = {{"rope_type", "yarn"},
+                          {"rope_theta", 1000000.0},
+                          {"factor", 4.0},
+                          {"original_max_position_embeddings", 2048},
+                          {"beta_fast", 16},
+                          {"truncate", false},
                           {"partial_rotary_factor", 0.5}};
   auto c = rope_config_from_json(j);
   CHECK(c.scaling == rope_scaling::yarn);
@@ -78,8 +89,10 @@ TEST_CASE("the newer rope_parameters convention is read; rope_scaling wins when 
 TEST_CASE("a top-level original_max_position_embeddings wins for the types that use it", "[rope][json]") {
   json j = llama_base();
   j["original_max_position_embeddings"] = 4096;
-  j["rope_scaling"] = {{"type", "longrope"}, {"short_factor", std::vector<double>(64, 1.0)},
-                       {"long_factor", std::vector<double>(64, 2.0)}, {"original_max_position_embeddings", 1024}};
+  j["rope_scaling"] = {{"type", "longrope"},
+                       {"short_factor", std::vector<double>(64, 1.0)},
+                       {"long_factor", std::vector<double>(64, 2.0)},
+                       {"original_max_position_embeddings", 1024}};
   CHECK(rope_config_from_json(j).original_max_position_embeddings == 4096);
 }
 
@@ -118,8 +131,12 @@ TEST_CASE("written configs read back the same, in both conventions, other keys k
   rope_config c;
   c.head_dim = 128;
   c.max_position_embeddings = 4096;
-  std::vector<rope_config> configs{c, with_base(c, 500000.0), with_ntk_scaling(c, 32768), with_yarn(c, 16384),
-                                   with_linear_scaling(c, 10000), with_dynamic_ntk(c, 2.5)};
+  std::vector<rope_config> configs{c,
+                                   with_base(c, 500000.0),
+                                   with_ntk_scaling(c, 32768),
+                                   with_yarn(c, 16384),
+                                   with_linear_scaling(c, 10000),
+                                   with_dynamic_ntk(c, 2.5)};
   auto y = with_yarn(c, 65536);
   y.mscale = 0.707;
   y.mscale_all_dim = 0.707;
@@ -158,9 +175,7 @@ TEST_CASE("save_rope_config records an edit in config.json atomically, in the fi
   json j = llama_base();
   j["rope_theta"] = 10000.0;
   j["rope_scaling"] = nullptr;
-  {
-    std::ofstream(path) << j.dump(2);
-  }
+  { std::ofstream(path) << j.dump(2); }
   const auto loaded = load_rope_config(path);
   save_rope_config(path, with_ntk_scaling(loaded, 65536));  // the one-line stage-1 change
   const json saved = load_json_file(path);
@@ -175,15 +190,11 @@ TEST_CASE("save_rope_config records an edit in config.json atomically, in the fi
   CHECK(load_json_file(path).at("rope_parameters").at("rope_theta") == 500000.0);
   CHECK_FALSE(load_json_file(path).contains("rope_theta"));
 
-  {
-    std::ofstream(path) << "{\"rope_theta\": 10000,\n \"hidden_size\": }";
-  }
+  { std::ofstream(path) << "{\"rope_theta\": 10000,\n \"hidden_size\": }"; }
   CHECK_THROWS_AS(load_rope_config(path), lsk::format_error);
   CHECK_THROWS_WITH(load_rope_config(path), Contains("byte"));
   CHECK_THROWS_AS(load_rope_config(dir / "missing.json"), lsk::io_error);
-  {
-    std::ofstream(path) << "{\"hidden_size\": 512, \"num_attention_heads\": 8, \"rope_theta\": -1}";
-  }
+  { std::ofstream(path) << "{\"hidden_size\": 512, \"num_attention_heads\": 8, \"rope_theta\": -1}"; }
   CHECK_THROWS_WITH(load_rope_config(path), Contains("config.json") && Contains("rope_theta"));
   std::filesystem::remove_all(dir);
 }

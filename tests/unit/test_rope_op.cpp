@@ -13,11 +13,11 @@
 #include "lsk/testing/random.hpp"
 
 namespace {
+using Catch::Matchers::Contains;
 using lsk::index_t;
 using lsk::rope_layout;
 using lsk::shape;
 using lsk::tensor;
-using Catch::Matchers::Contains;
 using namespace lsk::position;
 
 rope_config config(index_t head_dim, double partial = 1.0) {

@@ -108,8 +108,8 @@ TEST_CASE("yarn inv_freq lies between default / factor and default, with the pap
         CHECK(f[i] <= plain[i] * (1 + 1e-15));
         CHECK(f[i] >= plain[i] / factor * (1 - 1e-15));
       }
-      CHECK(f.front() == plain.front());                 // fastest pair: extrapolated
-      CHECK(close(f.back(), plain.back() / factor));     // slowest pair: interpolated
+      CHECK(f.front() == plain.front());              // fastest pair: extrapolated
+      CHECK(close(f.back(), plain.back() / factor));  // slowest pair: interpolated
       CHECK(close(r.attention_factor(), 0.1 * std::log(factor) + 1.0));
     }
   }
@@ -155,8 +155,7 @@ TEST_CASE("llama3 leaves high frequencies untouched and divides low ones by the 
   CHECK(medium > 0);
 }
 
-TEST_CASE("longrope uses the short factors up to the original length and the long ones beyond",
-          "[rope][properties]") {
+TEST_CASE("longrope uses the short factors up to the original length and the long ones beyond", "[rope][properties]") {
   auto c = base_config(64, 10000.0, 16384);
   const auto plain = rope(c).inv_freq();
   c.scaling = rope_scaling::longrope;

@@ -34,8 +34,10 @@ namespace lsk::archetypes {
   void fill(tensor_view<T>, T);                                                                                      \
   void sum_rows(const_view<T>, tensor_view<T>);                                                                      \
   void broadcast_rows(const_view<T>, tensor_view<T>);                                                                \
-  void rope_forward(const_view<T>, const_view<std::int32_t>, const_view<T>, const_view<T>, rope_layout, tensor_view<T>); \
-  void rope_backward(const_view<T>, const_view<std::int32_t>, const_view<T>, const_view<T>, rope_layout, tensor_view<T>); \
+  void rope_forward(const_view<T>, const_view<std::int32_t>, const_view<T>, const_view<T>, rope_layout,              \
+                    tensor_view<T>);                                                                                 \
+  void rope_backward(const_view<T>, const_view<std::int32_t>, const_view<T>, const_view<T>, rope_layout,             \
+                     tensor_view<T>);                                                                                \
   double max_abs(const_view<T>);
 
 // Models Backend for f32 only.

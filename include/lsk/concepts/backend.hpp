@@ -38,10 +38,9 @@ enum class memory_space { host, device };
 
 // The operations of a backend for element type T.
 template <class B, class T>
-concept backend_for = requires(B& be, const gemm_problem<T>& g, const_view<T> x, const_view<T> x2,
-                               const_view<T> x3, tensor_view<T> y, tensor_view<T> y2,
-                               const_view<std::int32_t> ids, const_view<std::uint8_t> mask, T s,
-                               rope_layout layout) {
+concept backend_for = requires(B& be, const gemm_problem<T>& g, const_view<T> x, const_view<T> x2, const_view<T> x3,
+                               tensor_view<T> y, tensor_view<T> y2, const_view<std::int32_t> ids,
+                               const_view<std::uint8_t> mask, T s, rope_layout layout) {
   { be.gemm(g) } -> std::same_as<void>;
   { be.embedding_forward(ids, x, y) } -> std::same_as<void>;
   { be.embedding_backward(ids, x, y) } -> std::same_as<void>;

@@ -57,8 +57,7 @@ void check_rope_args(std::string_view op, const_view<T> x, const_view<std::int32
     const auto pos = positions.span();
     for (std::size_t t = 0; t < pos.size(); ++t) {
       if (pos[t] < 0 || pos[t] >= cos.dim(0)) {
-        raise<index_error>(op, ": position ", pos[t], " of token ", t, " is outside the tables' ", cos.dim(0),
-                           " rows");
+        raise<index_error>(op, ": position ", pos[t], " of token ", t, " is outside the tables' ", cos.dim(0), " rows");
       }
     }
   }
@@ -77,8 +76,8 @@ void rope_forward(B& be, std::type_identity_t<const_view<T>> x, const_view<std::
 
 template <Backend B, real_scalar T>
 void rope_backward(B& be, std::type_identity_t<const_view<T>> dy, const_view<std::int32_t> positions,
-                   std::type_identity_t<const_view<T>> cos, std::type_identity_t<const_view<T>> sin,
-                   rope_layout layout, tensor_view<T> dx) {
+                   std::type_identity_t<const_view<T>> cos, std::type_identity_t<const_view<T>> sin, rope_layout layout,
+                   tensor_view<T> dx) {
   constexpr std::string_view op = "rope_backward";
   detail::require_support(be, op_kind::rope_backward, dtype_of<T>);
   detail::check_rope_args<B, T>(op, dy, positions, cos, sin, dx);

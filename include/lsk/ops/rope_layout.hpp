@@ -15,8 +15,10 @@ enum class rope_layout { rotate_half, interleaved };
 
 constexpr std::string_view name(rope_layout l) {
   switch (l) {
-    case rope_layout::rotate_half: return "rotate_half";
-    case rope_layout::interleaved: return "interleaved";
+    case rope_layout::rotate_half:
+      return "rotate_half";
+    case rope_layout::interleaved:
+      return "interleaved";
   }
   return "?";
 }

@@ -58,12 +58,18 @@ class rope {
  private:
   static variant make(const rope_config& c) {
     switch (c.scaling) {
-      case rope_scaling::none: return default_rope(c);
-      case rope_scaling::linear: return linear_rope(c);
-      case rope_scaling::dynamic: return dynamic_ntk_rope(c);
-      case rope_scaling::yarn: return yarn_rope(c);
-      case rope_scaling::longrope: return long_rope(c);
-      case rope_scaling::llama3: return llama3_rope(c);
+      case rope_scaling::none:
+        return default_rope(c);
+      case rope_scaling::linear:
+        return linear_rope(c);
+      case rope_scaling::dynamic:
+        return dynamic_ntk_rope(c);
+      case rope_scaling::yarn:
+        return yarn_rope(c);
+      case rope_scaling::longrope:
+        return long_rope(c);
+      case rope_scaling::llama3:
+        return llama3_rope(c);
     }
     raise<config_error>("rope: unknown scaling type");
   }
@@ -95,8 +101,11 @@ class rope_state {
           cached_length_ = original_length_;
         }
         break;
-      case rope_scaling::longrope: current_ = rope_.inv_freq(seq_len); break;
-      default: break;
+      case rope_scaling::longrope:
+        current_ = rope_.inv_freq(seq_len);
+        break;
+      default:
+        break;
     }
     return current_;
   }

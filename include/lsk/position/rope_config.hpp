@@ -29,12 +29,18 @@ enum class rope_scaling { none, linear, dynamic, yarn, longrope, llama3 };
 
 constexpr std::string_view name(rope_scaling s) {
   switch (s) {
-    case rope_scaling::none: return "default";
-    case rope_scaling::linear: return "linear";
-    case rope_scaling::dynamic: return "dynamic";
-    case rope_scaling::yarn: return "yarn";
-    case rope_scaling::longrope: return "longrope";
-    case rope_scaling::llama3: return "llama3";
+    case rope_scaling::none:
+      return "default";
+    case rope_scaling::linear:
+      return "linear";
+    case rope_scaling::dynamic:
+      return "dynamic";
+    case rope_scaling::yarn:
+      return "yarn";
+    case rope_scaling::longrope:
+      return "longrope";
+    case rope_scaling::llama3:
+      return "llama3";
   }
   return "?";
 }
@@ -65,9 +71,7 @@ struct rope_config {
   std::optional<double> low_freq_factor, high_freq_factor;  // llama3
 
   // HF: int(head_dim * partial_rotary_factor).
-  index_t rotary_dim() const {
-    return static_cast<index_t>(static_cast<double>(head_dim) * partial_rotary_factor);
-  }
+  index_t rotary_dim() const { return static_cast<index_t>(static_cast<double>(head_dim) * partial_rotary_factor); }
   // The pretraining length the scaled types extend from: HF falls back to
   // max_position_embeddings when original_max_position_embeddings is absent.
   index_t original_length() const { return original_max_position_embeddings.value_or(max_position_embeddings); }
@@ -90,8 +94,8 @@ inline void require_factor(const rope_config& c, std::string_view prefix) {
 
 inline void require_original_length(const rope_config& c, std::string_view prefix) {
   if (c.original_max_position_embeddings && *c.original_max_position_embeddings <= 0) {
-    raise<config_error>("rope ", name(c.scaling), ": key '", prefix, "original_max_position_embeddings' must be > 0, got ",
-                        *c.original_max_position_embeddings);
+    raise<config_error>("rope ", name(c.scaling), ": key '", prefix,
+                        "original_max_position_embeddings' must be > 0, got ", *c.original_max_position_embeddings);
   }
   if (c.original_length() <= 0) {
     raise<config_error>("rope ", name(c.scaling), ": key '", prefix,
@@ -110,8 +114,8 @@ inline void require_factor_list(const rope_config& c, const std::vector<double>&
                                 std::string_view prefix) {
   const index_t pairs = c.rotary_dim() / 2;
   if (static_cast<index_t>(v.size()) != pairs) {
-    raise<config_error>("rope longrope: key '", prefix, key, "' must hold rotary_dim / 2 = ", pairs,
-                        " numbers, got ", v.size());
+    raise<config_error>("rope longrope: key '", prefix, key, "' must hold rotary_dim / 2 = ", pairs, " numbers, got ",
+                        v.size());
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (!finite_positive(v[i])) {
@@ -141,8 +145,11 @@ inline void validate(const rope_config& c, std::string_view prefix = "") {
     raise<config_error>("rope: key 'max_position_embeddings' must be > 0, got ", c.max_position_embeddings);
   }
   switch (c.scaling) {
-    case rope_scaling::none: break;
-    case rope_scaling::linear: detail::require_factor(c, prefix); break;
+    case rope_scaling::none:
+      break;
+    case rope_scaling::linear:
+      detail::require_factor(c, prefix);
+      break;
     case rope_scaling::dynamic:
       detail::require_factor(c, prefix);
       if (c.max_position_embeddings <= 0) {
@@ -161,7 +168,8 @@ inline void validate(const rope_config& c, std::string_view prefix = "") {
       }
       detail::require_optional_positive(c, c.attention_factor, "attention_factor", prefix);
       for (const auto* v : {&c.beta_fast, &c.beta_slow, &c.mscale, &c.mscale_all_dim}) {
-        if (*v && !std::isfinite(**v)) raise<config_error>("rope yarn: a beta or mscale key of '", prefix, "' is not finite");
+        if (*v && !std::isfinite(**v))
+          raise<config_error>("rope yarn: a beta or mscale key of '", prefix, "' is not finite");
       }
       break;
     case rope_scaling::longrope:

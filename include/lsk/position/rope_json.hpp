@@ -84,7 +84,8 @@ inline std::vector<double> number_list(const json* dict, std::string_view key, s
   if (v == nullptr) return out;
   const std::string where = std::string(prefix) + std::string(key);
   if (!v->is_array()) raise<config_error>("config key '", where, "' must be a list of numbers, got ", v->dump());
-  for (std::size_t i = 0; i < v->size(); ++i) out.push_back(json_number((*v)[i], where + "[" + std::to_string(i) + "]"));
+  for (std::size_t i = 0; i < v->size(); ++i)
+    out.push_back(json_number((*v)[i], where + "[" + std::to_string(i) + "]"));
   return out;
 }
 
@@ -120,7 +121,7 @@ inline rope_convention rope_convention_of(const nlohmann::json& j) {
   const auto d = detail::find_rope_dict(j);
   if (d.dict != nullptr) return d.convention;
   return detail::find_key(j, "rope_theta") != nullptr ? rope_convention::rope_scaling
-                                                       : rope_convention::rope_parameters;
+                                                      : rope_convention::rope_parameters;
 }
 
 // The rope_config of a whole config.json object, validated.
@@ -154,7 +155,8 @@ inline rope_config rope_config_from_json(const nlohmann::json& j) {
     return {find_key(j, key), std::string(key)};
   };
   if (auto [v, key] = dict_or_top("rope_theta"); v != nullptr) c.theta = json_number(*v, key);
-  if (auto [v, key] = dict_or_top("partial_rotary_factor"); v != nullptr) c.partial_rotary_factor = json_number(*v, key);
+  if (auto [v, key] = dict_or_top("partial_rotary_factor"); v != nullptr)
+    c.partial_rotary_factor = json_number(*v, key);
 
   // head_dim
   if (const auto* hd = find_key(j, "head_dim"); hd != nullptr && json_integer(*hd, "head_dim") != 0) {
@@ -190,15 +192,16 @@ inline rope_config rope_config_from_json(const nlohmann::json& j) {
   c.long_factor = detail::number_list(d, "long_factor", prefix);
   if (d != nullptr) {
     if (const auto* t = find_key(*d, "truncate")) {
-      if (!t->is_boolean()) raise<config_error>("config key '", prefix, "truncate' must be true or false, got ", t->dump());
+      if (!t->is_boolean())
+        raise<config_error>("config key '", prefix, "truncate' must be true or false, got ", t->dump());
       c.truncate = t->get<bool>();
     }
     if (const auto* o = find_key(*d, "original_max_position_embeddings")) {
       c.original_max_position_embeddings = json_integer(*o, prefix + "original_max_position_embeddings");
     }
   }
-  const bool uses_original = c.scaling == rope_scaling::yarn || c.scaling == rope_scaling::longrope ||
-                             c.scaling == rope_scaling::llama3;
+  const bool uses_original =
+      c.scaling == rope_scaling::yarn || c.scaling == rope_scaling::longrope || c.scaling == rope_scaling::llama3;
   if (const auto* o = find_key(j, "original_max_position_embeddings"); o != nullptr && uses_original) {
     c.original_max_position_embeddings = json_integer(*o, "original_max_position_embeddings");
   }

@@ -45,8 +45,8 @@ class llama3_rope {
       if (wavelength > low_wl) {
         v /= factor_;
       } else if (!(wavelength < high_wl)) {
-        const double s = (static_cast<double>(original_) / wavelength - low_freq_factor_) /
-                         (high_freq_factor_ - low_freq_factor_);
+        const double s =
+            (static_cast<double>(original_) / wavelength - low_freq_factor_) / (high_freq_factor_ - low_freq_factor_);
         v = (1.0 - s) * v / factor_ + s * v;
       }
     }

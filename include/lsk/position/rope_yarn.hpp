@@ -50,8 +50,7 @@ class yarn_rope {
   explicit yarn_rope(const rope_config& c) : head_dim_(c.head_dim), rotary_dim_(c.rotary_dim()), theta_(c.theta) {
     validate(c);
     original_ = c.original_length();
-    factor_ = c.factor ? *c.factor
-                       : static_cast<double>(c.max_position_embeddings) / static_cast<double>(original_);
+    factor_ = c.factor ? *c.factor : static_cast<double>(c.max_position_embeddings) / static_cast<double>(original_);
     if (c.attention_factor) {
       attention_ = *c.attention_factor;
     } else if (c.mscale.value_or(0.0) != 0.0 && c.mscale_all_dim.value_or(0.0) != 0.0) {

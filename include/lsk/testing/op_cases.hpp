@@ -501,8 +501,7 @@ struct rope_case : case_defaults {
   template <Backend B>
   tensors<T> forward(B& be, const tensors<T>& in) const {
     tensors<T> out{in_place ? in[0] : poisoned<T>(x_shape())};
-    rope_forward<B, T>(be, in_place ? out[0].view() : in[0].view(), positions.view(), cos, sin, layout,
-                       out[0].view());
+    rope_forward<B, T>(be, in_place ? out[0].view() : in[0].view(), positions.view(), cos, sin, layout, out[0].view());
     return out;
   }
   template <Backend B>

@@ -328,8 +328,8 @@ class cpu {
 
   // y[t, h, :] = x[t, h, :] turned by the angle of positions[t] (Transpose: by minus that angle).
   template <bool Transpose, class T>
-  static void rope_rotate(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos,
-                          const_view<T> sin, rope_layout layout, tensor_view<T> y) {
+  static void rope_rotate(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos, const_view<T> sin,
+                          rope_layout layout, tensor_view<T> y) {
     const index_t heads = x.dim(1), d = x.dim(2), half = cos.dim(1);
     const index_t stride_a = layout == rope_layout::rotate_half ? 1 : 2;
     const index_t offset_b = layout == rope_layout::rotate_half ? half : 1;

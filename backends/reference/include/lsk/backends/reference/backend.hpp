@@ -292,8 +292,8 @@ class reference {
 
   // y[t, h, :] = rotation of x[t, h, :] by (cos, sign * sin)[positions[t]]; y may be x.
   template <class T>
-  static void rope_rotate(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos,
-                          const_view<T> sin, rope_layout layout, double sign, tensor_view<T> y) {
+  static void rope_rotate(const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos, const_view<T> sin,
+                          rope_layout layout, double sign, tensor_view<T> y) {
     const index_t tokens = x.dim(0), heads = x.dim(1), d = x.dim(2), half = cos.dim(1);
     for (index_t t = 0; t < tokens; ++t) {
       const index_t row = positions.data()[t];
