@@ -68,12 +68,19 @@ llama<T> make_model(const llama_config& c, std::uint64_t seed) {
   return m;
 }
 
+// Documents of lengths 2 and 3 in every sequence of 5 tokens, positions reset.
+void pack_two_documents(token_batch& b) {
+  const index_t lengths[] = {2, 3};
+  for (index_t s = 0; s < b.batch; ++s) b.set_documents(s, lengths);
+}
+
 template <class B>
-void finite_difference_check(const llama_config& c) {
+void finite_difference_check(const llama_config& c, bool documents = false) {
   B be;
   auto m = make_model<double>(c, 5);
   lsk::rng g(6);
-  const token_batch batch = random_batch(g, 2, 5, c.vocab_size);
+  token_batch batch = random_batch(g, 2, 5, c.vocab_size);
+  if (documents) pack_two_documents(batch);
   m.enable_training();
   m.zero_grad();
   m.forward(be, batch);
@@ -96,7 +103,7 @@ void finite_difference_check(const llama_config& c) {
       const double down = m.forward(be, batch).loss;
       w.values()[j] = saved;
       const double numeric = (up - down) / (2 * h);
-      INFO(B::name << ": " << name << "[" << j << "] backward " << grad->values()[j] << " vs " << numeric);
+      INFO(B::name << " " << to_string(c.attention) << ": " << name << "[" << j << "] backward " << grad->values()[j] << " vs " << numeric);
       REQUIRE(std::abs(numeric - grad->values()[j]) <= 1e-6 * scale + 1e-9);
       ++checked;
     }
@@ -113,6 +120,85 @@ TEST_CASE("llama backward matches finite differences (f64)", "[model][gradient]"
       finite_difference_check<lsk::backends::cpu>(tiny_config(tied, kv));
     }
   }
+}
+
+TEST_CASE("llama backward with the tiled attention matches finite differences (f64)", "[model][gradient][attention]") {
+  for (bool documents : {false, true}) {
+    for (index_t kv : {1, 2}) {
+      INFO("documents " << documents << ", kv heads " << kv);
+      auto c = tiny_config(false, kv);
+      c.attention = lsk::attention::attention_kind::tiled;
+      finite_difference_check<lsk::backends::cpu>(c, documents);
+      c.attention = lsk::attention::attention_kind::naive;
+      finite_difference_check<lsk::backends::reference>(c, documents);
+    }
+  }
+}
+
+TEST_CASE("llama with the tiled attention matches the naive attention (f32, cpu and reference)", "[model][attention]") {
+  for (bool documents : {false, true}) {
+    INFO("documents " << documents);
+    auto c = tiny_config(false, 1);
+    c.max_position_embeddings = 64;
+    auto naive = make_model<float>(c, 8);
+    c.attention = lsk::attention::attention_kind::tiled;
+    auto tiled = make_model<float>(c, 8);
+    lsk::rng g(9);
+    token_batch batch = random_batch(g, 2, 40, c.vocab_size);
+    if (documents) {
+      const index_t lengths[] = {7, 20, 13};
+      for (index_t s = 0; s < batch.batch; ++s) batch.set_documents(s, lengths);
+    }
+    lsk::backends::reference ref;
+    lsk::backends::cpu cpu;
+    naive.enable_training();
+    tiled.enable_training();
+    const double loss_naive = naive.forward(ref, batch).loss;
+    const double loss_tiled = tiled.forward(cpu, batch).loss;
+    CHECK(loss_tiled == Approx(loss_naive).epsilon(1e-5));
+    naive.backward(ref);
+    tiled.backward(cpu);
+    std::vector<const lsk::tensor<float>*> a, b;
+    naive.grads.for_each([&](const std::string&, const lsk::tensor<float>& t) { a.push_back(&t); });
+    tiled.grads.for_each([&](const std::string&, const lsk::tensor<float>& t) { b.push_back(&t); });
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      double err = 0, scale = 1e-30;
+      for (std::size_t j = 0; j < a[i]->values().size(); ++j) {
+        err = std::max(err, double(std::abs(a[i]->values()[j] - b[i]->values()[j])));
+        scale = std::max(scale, double(std::abs(a[i]->values()[j])));
+      }
+      CHECK(err / scale < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("a document mask makes packed documents independent of each other", "[model][attention]") {
+  // The loss of a packed sequence equals the losses of its documents run alone.
+  auto c = tiny_config(true, 2);
+  c.attention = lsk::attention::attention_kind::tiled;
+  auto m = make_model<double>(c, 11);
+  lsk::backends::cpu be;
+  lsk::rng g(12);
+  token_batch packed = random_batch(g, 1, 9, c.vocab_size);
+  packed.loss_mask(1) = 1;
+  packed.targets(1) = 3;
+  const index_t lengths[] = {4, 5};
+  packed.set_documents(0, lengths);
+  const double sum_packed = m.forward(be, packed).sum;
+  double sum_alone = 0;
+  for (auto [begin, len] : {std::pair<index_t, index_t>{0, 4}, {4, 5}}) {
+    token_batch one(1, len);
+    for (index_t t = 0; t < len; ++t) {
+      one.tokens(t) = packed.tokens(begin + t);
+      one.targets(t) = packed.targets(begin + t);
+    }
+    sum_alone += m.forward(be, one).sum;
+  }
+  CHECK(sum_packed == Approx(sum_alone).epsilon(1e-12));
+  token_batch bad = packed;
+  bad.documents = lsk::tensor<std::int32_t>(lsk::shape{3}, 0);
+  CHECK_THROWS_AS(m.forward(be, bad), lsk::shape_error);
 }
 
 TEST_CASE("llama on the cpu backend matches the reference backend (f32)", "[model]") {

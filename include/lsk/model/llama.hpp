@@ -13,8 +13,11 @@
 // micro-batches add up; zero_grad() clears them.
 // Positions: the rotary tables (cos/sin rows per position, built by a position
 // encoding, lsk/position/) are set by the caller; rope's pair layout comes from
-// the config. Attention: naive (lsk/attention/naive.hpp), memory quadratic in
-// sequence length.
+// the config. Attention: chosen by config.attention (lsk/attention/kind.hpp):
+// naive (lsk/attention/naive.hpp) keeps the probabilities, memory quadratic in
+// sequence length; tiled (lsk/attention/tiled.hpp) keeps the log-sum-exp, so
+// a training step's activations are linear in length. Packed sequences:
+// token_batch::documents, when set, masks attention across documents.
 #pragma once
 
 #include <cmath>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "lsk/attention/naive.hpp"
+#include "lsk/attention/tiled.hpp"
 #include "lsk/model/llama_config.hpp"
 #include "lsk/model/llama_weights.hpp"
 #include "lsk/model/token_batch.hpp"
@@ -71,8 +75,8 @@ class llama {
     const attention::attention_shape shape_info = attention_shape_of(batch);
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
       auto& a = act_.layers[i];
-      layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), batch.positions.view(), shape_info, a.k.view(),
-                    a.v.view(), 0);
+      layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), batch.positions.view(), shape_info, mask_of(batch),
+                    a.k.view(), a.v.view(), 0);
     }
     rmsnorm_forward<B, T>(be, act_.x.back(), weights.norm, eps(), act_.hf.view(), act_.rstdf.view());
     linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
@@ -127,8 +131,8 @@ class llama {
     auto& act = decode_act_;
     embedding_forward<B, T>(be, ids.view(), weights.embed_tokens, act.x[0].view());
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      layer_forward(be, i, act.layers[i], act.x[i], act.x[i + 1].view(), positions.view(), s, cache.k[i].view(),
-                    cache.v[i].view(), cache.length);
+      layer_forward(be, i, act.layers[i], act.x[i], act.x[i + 1].view(), positions.view(), s,
+                    attention::causal_mask(), cache.k[i].view(), cache.v[i].view(), cache.length);
     }
     rmsnorm_forward<B, T>(be, act.x.back(), weights.norm, eps(), act.hf.view(), act.rstdf.view());
     linear_forward<B, T>(be, act.hf, lm_head(weights), act.logits.view());
@@ -163,8 +167,10 @@ class llama {
       add<B, T>(be, s.dx, s.dnorm, s.dx.view());
       // x_mid = x + attn Wo^T; s.dx holds d x_mid, becomes d x.
       linear_backward<B, T>(be, flat(a.attn), w.o_proj, s.dx, flat(s.dattn), g.o_proj.view());
-      attention::naive_backward<B, T>(be, shape_info, a.q, a.k, a.v, a.probs, s.dattn, attention_scale(), s.dprobs.view(),
-                                      s.dq.view(), s.dk.view(), s.dv.view());
+      with_attention([&](const auto& attn) {
+        attn.template backward<B, T>(be, shape_info, mask_of(batch), a.q, a.k, a.v, a.attn, a.saved, s.dattn,
+                                     attention_scale(), s.dsaved.view(), s.dq.view(), s.dk.view(), s.dv.view());
+      });
       rope_backward<B, T>(be, s.dq, batch.positions.view(), rotary.cos, rotary.sin, config.layout, s.dq.view());
       rope_backward<B, T>(be, s.dk, batch.positions.view(), rotary.cos, rotary.sin, config.layout, s.dk.view());
       linear_backward<B, T>(be, a.h1, w.q_proj, flat(s.dq), s.dh.view(), g.q_proj.view());
@@ -185,8 +191,9 @@ class llama {
   // [k_offset, k_offset + tokens); attention reads rows [0, s.k_len) of k_all / v_all.
   template <Backend B>
   void layer_forward(B& be, std::size_t i, layer_activations& a, const_view<T> x, tensor_view<T> x_out,
-                     const_view<std::int32_t> positions, const attention::attention_shape& s, tensor_view<T> k_all,
-                     tensor_view<T> v_all, index_t k_offset) {
+                     const_view<std::int32_t> positions, const attention::attention_shape& s,
+                     const attention::attention_mask& mask, tensor_view<T> k_all, tensor_view<T> v_all,
+                     index_t k_offset) {
     const auto& w = weights.layers[i];
     rmsnorm_forward<B, T>(be, x, w.input_layernorm, eps(), a.h1.view(), a.rstd1.view());
     linear_forward<B, T>(be, a.h1, w.q_proj, flat(a.q));
@@ -200,9 +207,11 @@ class llama {
       scale<B, T>(be, a.k, T(1), k_all.slice(k_offset, k_offset + n));
       scale<B, T>(be, a.v, T(1), v_all.slice(k_offset, k_offset + n));
     }
-    attention::naive_forward<B, T>(be, s, a.q, cached ? k_all.slice(0, s.k_len) : k_all,
-                                   cached ? v_all.slice(0, s.k_len) : v_all, attention_scale(), a.probs.view(),
-                                   a.attn.view());
+    with_attention([&](const auto& attn) {
+      attn.template forward<B, T>(be, s, mask, a.q, cached ? k_all.slice(0, s.k_len) : k_all,
+                                  cached ? v_all.slice(0, s.k_len) : v_all, attention_scale(), a.saved.view(),
+                                  a.attn.view());
+    });
     // x_mid = x + attn Wo^T
     linear_forward<B, T>(be, flat(a.attn), w.o_proj, a.x_mid.view());
     add<B, T>(be, a.x_mid, x, a.x_mid.view());
@@ -215,7 +224,7 @@ class llama {
   }
 
   struct layer_activations {
-    tensor<T> h1, rstd1, q, k, v, probs, attn, x_mid, h2, rstd2, gate, up, act;
+    tensor<T> h1, rstd1, q, k, v, saved, attn, x_mid, h2, rstd2, gate, up, act;  // saved: the attention's state
   };
   struct activations {
     std::vector<tensor<T>> x;  // residual stream entering each layer, plus the final one
@@ -223,7 +232,7 @@ class llama {
     tensor<T> hf, rstdf, logits, lse;
   };
   struct backward_scratch {
-    tensor<T> dlogits, dx, dh, dnorm, dact, dgate, dup, dattn, dq, dk, dv, dprobs;
+    tensor<T> dlogits, dx, dh, dnorm, dact, dgate, dup, dattn, dq, dk, dv, dsaved;  // dsaved: attention scratch
   };
 
   T eps() const { return static_cast<T>(config.rms_norm_eps); }
@@ -232,6 +241,29 @@ class llama {
   // (tokens, heads, head_dim) seen as (tokens, heads * head_dim).
   static tensor_view<T> flat(tensor<T>& t) { return t.view().reshape({t.dim(0), t.dim(1) * t.dim(2)}); }
   static tensor_view<const T> flat(const tensor<T>& t) { return t.view().reshape({t.dim(0), t.dim(1) * t.dim(2)}); }
+
+  // Calls f with the configured attention (an lsk::Attention).
+  template <class F>
+  void with_attention(F&& f) const {
+    if (config.attention == attention::attention_kind::tiled) {
+      f(attention::tiled_attention{});
+    } else {
+      f(attention::naive_attention{});
+    }
+  }
+  index_t attention_saved_size(const attention::attention_shape& s) const {
+    index_t n = 0;
+    with_attention([&](const auto& attn) { n = attn.saved_size(s); });
+    return n;
+  }
+  index_t attention_scratch_size(const attention::attention_shape& s) const {
+    index_t n = 0;
+    with_attention([&](const auto& attn) { n = attn.scratch_size(s); });
+    return n;
+  }
+  static attention::attention_mask mask_of(const token_batch& b) {
+    return b.has_documents() ? attention::document_mask(b.documents.view()) : attention::causal_mask();
+  }
 
   static tensor<T>& lm_head(llama_weights<T>& w) { return !w.lm_head.empty() ? w.lm_head : w.embed_tokens; }
 
@@ -246,6 +278,9 @@ class llama {
         b.loss_mask.numel() != b.size()) {
       raise<shape_error>("llama forward: batch tensors must each hold batch * seq_len = ", b.size(), " entries");
     }
+    if (b.has_documents() && b.documents.numel() != b.size()) {
+      raise<shape_error>("llama forward: documents hold ", b.documents.numel(), " ids for ", b.size(), " tokens");
+    }
     if (rotary.cos.rank() != 2 || rotary.rows() == 0) raise<config_error>("llama forward: rotary tables are not set");
   }
 
@@ -258,7 +293,8 @@ class llama {
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
       act.layers.push_back({tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, h, hd}),
                             tensor<T>(shape{n, kv, hd}), tensor<T>(shape{n, kv, hd}),
-                            tensor<T>(shape{batch, h, q_len, k_len}), tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, d}),
+                            tensor<T>(shape{attention_saved_size({batch, q_len, k_len, h, kv, hd})}),
+                            tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, d}),
                             tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, f}), tensor<T>(shape{n, f}),
                             tensor<T>(shape{n, f})});
     }
@@ -271,9 +307,10 @@ class llama {
   void allocate(const token_batch& b) {
     const index_t n = b.size(), d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
     const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
-    if (allocated_tokens_ == n && allocated_seq_ == b.seq_len) return;
+    if (allocated_tokens_ == n && allocated_seq_ == b.seq_len && allocated_attention_ == config.attention) return;
     allocated_tokens_ = n;
     allocated_seq_ = b.seq_len;
+    allocated_attention_ = config.attention;
     allocate_activations(act_, b.batch, b.seq_len, b.seq_len);
     auto& s = scratch_;
     s.dlogits = tensor<T>(shape{n, config.vocab_size});
@@ -287,7 +324,7 @@ class llama {
     s.dq = tensor<T>(shape{n, h, hd});
     s.dk = tensor<T>(shape{n, kv, hd});
     s.dv = tensor<T>(shape{n, kv, hd});
-    s.dprobs = tensor<T>(shape{b.batch, h, b.seq_len, b.seq_len});
+    s.dsaved = tensor<T>(shape{attention_scratch_size(attention_shape_of(b))});
   }
 
   activations act_;
@@ -296,6 +333,7 @@ class llama {
   cross_entropy_result last_;
   const token_batch* batch_ = nullptr;
   index_t allocated_tokens_ = -1, allocated_seq_ = -1;
+  attention::attention_kind allocated_attention_ = attention::attention_kind::naive;
 };
 
 }  // namespace lsk::model

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "lsk/attention/kind.hpp"
 #include "lsk/core/error.hpp"
 #include "lsk/core/shape.hpp"
 #include "lsk/ops/rope_layout.hpp"
@@ -28,6 +29,9 @@ struct llama_config {
   std::int32_t bos_token_id = 1;
   std::int32_t eos_token_id = 2;
   rope_layout layout = rope_layout::rotate_half;  // how q/k weights pair dimensions
+  // Runtime choice, not part of the weights or config.json: tiled keeps a
+  // training step's activations linear in sequence length (lsk/attention/kind.hpp).
+  attention::attention_kind attention = attention::attention_kind::naive;
 
   index_t head_size() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
   index_t q_size() const { return num_attention_heads * head_size(); }

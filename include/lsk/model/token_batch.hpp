@@ -5,6 +5,10 @@
 // the RoPE position of token t (0..seq_len-1 by default; document resets or
 // skips are allowed). targets[t] is the token to predict after token t; the
 // loss counts only tokens with loss_mask[t] != 0 (targets there may be -1).
+// documents (optional; empty by default) holds a document id per token: when
+// set, attention is masked so that no token attends across a document boundary
+// of a packed sequence (lsk/attention/mask.hpp); when empty, every sequence is
+// one causal stream (chunks of different documents do attend to each other).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +22,7 @@ struct token_batch {
   index_t batch = 0, seq_len = 0;
   tensor<std::int32_t> tokens, targets, positions;
   tensor<std::uint8_t> loss_mask;
+  tensor<std::int32_t> documents;  // empty, or (batch * seq_len) document ids
 
   token_batch() = default;
   token_batch(index_t batch_size, index_t length)
@@ -43,6 +48,29 @@ struct token_batch {
       tokens(b * seq_len + t) = stream[static_cast<std::size_t>(t)];
       targets(b * seq_len + t) = stream[static_cast<std::size_t>(t + 1)];
       loss_mask(b * seq_len + t) = 1;
+    }
+  }
+
+  bool has_documents() const { return !documents.empty(); }
+
+  // Packs sequence b as consecutive documents of the given lengths (summing to
+  // seq_len): document ids 0, 1, ... and positions restarting at 0 in each.
+  void set_documents(index_t b, std::span<const index_t> lengths) {
+    index_t total = 0;
+    for (index_t n : lengths) {
+      if (n <= 0) raise<shape_error>("token_batch: document lengths must be positive, got ", n);
+      total += n;
+    }
+    if (total != seq_len) raise<shape_error>("token_batch: document lengths sum to ", total, ", not ", seq_len);
+    if (!has_documents()) documents = tensor<std::int32_t>(shape{size()}, 0);
+    index_t t = b * seq_len;
+    std::int32_t doc = 0;
+    for (index_t n : lengths) {
+      for (index_t i = 0; i < n; ++i, ++t) {
+        documents(t) = doc;
+        positions(t) = static_cast<std::int32_t>(i);
+      }
+      ++doc;
     }
   }
 
