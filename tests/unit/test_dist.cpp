@@ -1,0 +1,222 @@
+// Communicators and parallelism: the Communicator concept both ways, the
+// in-process thread communicator, ring attention (zigzag context parallelism)
+// against the single-rank tiled attention for P = 2, 3, 4, 8, and data-parallel
+// gradient all-reduce against one rank on the whole batch.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "lsk/attention/ring.hpp"
+#include "lsk/attention/tiled.hpp"
+#include "lsk/backends/cpu/backend.hpp"
+#include "lsk/dist/communicator.hpp"
+#include "lsk/dist/data_parallel.hpp"
+#include "lsk/dist/thread_communicator.hpp"
+#include "lsk/model/llama.hpp"
+#include "lsk/position/rope.hpp"
+#include "lsk/testing/random.hpp"
+
+namespace {
+using lsk::index_t;
+using lsk::shape;
+using lsk::tensor;
+namespace att = lsk::attention;
+namespace dist = lsk::dist;
+namespace arch = lsk::archetypes;
+
+static_assert(lsk::Communicator<arch::communicator>);
+static_assert(lsk::Communicator<dist::thread_communicator>);
+static_assert(!lsk::Communicator<arch::communicator_without_double>);
+static_assert(!lsk::Communicator<arch::communicator_without_send_recv>);
+static_assert(!lsk::Communicator<arch::communicator_with_mutable_rank>);
+static_assert(!lsk::Communicator<int>);
+
+template <class C>
+constexpr bool models_communicator() {
+  return lsk::Communicator<C>;
+}
+
+double max_rel(std::span<const float> a, std::span<const float> e) {
+  double err = 0, scale = 1e-30;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    err = std::max(err, std::abs(double(a[i]) - double(e[i])));
+    scale = std::max(scale, std::abs(double(e[i])));
+  }
+  return err / scale;
+}
+
+}  // namespace
+
+TEST_CASE("communicator concept: archetype and broken types both ways", "[dist][concepts]") {
+  CHECK(models_communicator<arch::communicator>());
+  CHECK_FALSE(models_communicator<arch::communicator_without_send_recv>());
+}
+
+TEST_CASE("thread communicator: all-reduce, ring shift, barrier, errors", "[dist]") {
+  for (int P : {1, 2, 3, 5}) {
+    dist::thread_world world(P);
+    world.run([&](dist::thread_communicator& comm) {
+      std::vector<float> f{float(comm.rank()), 1.0f};
+      comm.all_reduce_sum(std::span<float>(f));
+      CHECK(f[0] == float(P * (P - 1) / 2));
+      CHECK(f[1] == float(P));
+      std::vector<double> send{double(comm.rank())}, recv{-1.0};
+      comm.send_recv(std::span<const double>(send), (comm.rank() + 1) % P, std::span<double>(recv),
+                     (comm.rank() - 1 + P) % P);
+      CHECK(recv[0] == double((comm.rank() - 1 + P) % P));
+      comm.barrier();
+    });
+  }
+  dist::thread_world world(2);
+  CHECK_THROWS_AS(world.run([](dist::thread_communicator& comm) {
+    std::vector<float> f(static_cast<std::size_t>(comm.rank() + 1));
+    comm.all_reduce_sum(std::span<float>(f));
+  }),
+                  lsk::error);
+}
+
+TEST_CASE("zigzag sharding round-trips and balances the causal work", "[dist][ring]") {
+  const att::ring_shape s{24, 1, 1, 1, 3};
+  std::vector<int> global(24), back(24, -1);
+  for (int i = 0; i < 24; ++i) global[static_cast<std::size_t>(i)] = i;
+  for (int r = 0; r < 3; ++r) {
+    std::vector<int> local(8);
+    att::zigzag_shard<int>(s, r, global, local);
+    CHECK(local[0] == 4 * r);
+    CHECK(local[4] == 4 * (5 - r));
+    att::zigzag_unshard<int>(s, r, local, back);
+  }
+  CHECK(back == global);
+  CHECK_THROWS_AS((att::ring_shape{25, 1, 1, 8, 3}.check()), lsk::shape_error);
+}
+
+TEST_CASE("ring attention matches the single-rank tiled attention for P = 2, 3, 4, 8 (f32)", "[dist][ring]") {
+  lsk::rng g(31);
+  struct config {
+    int ranks;
+    index_t chunk, heads, kv_heads, head_dim;
+    bool documents;
+  };
+  const config configs[] = {{2, 13, 4, 2, 32, false}, {2, 21, 8, 1, 64, true},  {3, 9, 4, 4, 32, true},
+                            {3, 16, 2, 1, 48, false}, {4, 11, 8, 2, 32, false}, {4, 7, 4, 1, 32, true},
+                            {8, 5, 4, 2, 32, false},  {8, 6, 8, 8, 32, true}};
+  for (const auto& cfg : configs) {
+    const att::ring_shape s{2 * cfg.ranks * cfg.chunk, cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.ranks};
+    INFO("P " << cfg.ranks << " seq_len " << s.seq_len << " heads " << s.heads << "/" << s.kv_heads << " head_dim "
+              << s.head_dim << " documents " << cfg.documents);
+    const index_t N = s.seq_len;
+    auto q = lsk::testing::random_tensor<float>(g, shape{N, s.heads, s.head_dim});
+    auto k = lsk::testing::random_tensor<float>(g, shape{N, s.kv_heads, s.head_dim});
+    auto v = lsk::testing::random_tensor<float>(g, shape{N, s.kv_heads, s.head_dim});
+    auto dout = lsk::testing::random_tensor<float>(g, shape{N, s.heads, s.head_dim});
+    tensor<std::int32_t> docs(shape{N}, 0);
+    if (cfg.documents) {
+      std::int32_t d = 0;
+      for (index_t t = 1; t < N; ++t) {
+        if (g.below(9) == 0) ++d;
+        docs(t) = d;
+      }
+    }
+    const att::attention_mask mask = cfg.documents ? att::document_mask(docs.view()) : att::causal_mask();
+    const float scale = 1.0f / std::sqrt(float(s.head_dim));
+    // Single rank.
+    const att::attention_shape one{1, N, N, s.heads, s.kv_heads, s.head_dim};
+    tensor<float> out(q.extents()), lse(shape{N * s.heads}), delta(shape{N * s.heads}), dq(q.extents()),
+        dk(k.extents()), dv(k.extents());
+    att::tiled_forward<float>(one, mask, q.view(), k.view(), v.view(), scale, lse.view(), out.view());
+    att::tiled_backward<float>(one, mask, q.view(), k.view(), v.view(), out.view(), lse.view(), dout.view(), scale,
+                               delta.view(), dq.view(), dk.view(), dv.view());
+    // P ranks, gathered back into global order.
+    std::vector<float> g_out(out.values().size(), NAN), g_lse(lse.values().size(), NAN), g_dq(dq.values().size(), NAN),
+        g_dk(dk.values().size(), NAN), g_dv(dv.values().size(), NAN);
+    dist::thread_world world(cfg.ranks);
+    world.run([&](dist::thread_communicator& comm) {
+      const int r = comm.rank();
+      const auto qn = static_cast<std::size_t>(s.local_len() * s.heads * s.head_dim);
+      const auto kn = static_cast<std::size_t>(s.local_len() * s.kv_heads * s.head_dim);
+      std::vector<float> lq(qn), lk(kn), lv(kn), ldo(qn), lo(qn), ll(static_cast<std::size_t>(s.local_len() * s.heads)),
+          ldq(qn), ldk(kn), ldv(kn);
+      att::zigzag_shard<float>(s, r, q.values(), lq);
+      att::zigzag_shard<float>(s, r, k.values(), lk);
+      att::zigzag_shard<float>(s, r, v.values(), lv);
+      att::zigzag_shard<float>(s, r, dout.values(), ldo);
+      att::ring_forward<dist::thread_communicator, float>(comm, s, mask, lq, lk, lv, scale, lo, ll);
+      att::ring_backward<dist::thread_communicator, float>(comm, s, mask, lq, lk, lv, lo, ll, ldo, scale, ldq, ldk,
+                                                           ldv);
+      att::zigzag_unshard<float>(s, r, lo, g_out);
+      att::zigzag_unshard<float>(s, r, ll, g_lse);
+      att::zigzag_unshard<float>(s, r, ldq, g_dq);
+      att::zigzag_unshard<float>(s, r, ldk, g_dk);
+      att::zigzag_unshard<float>(s, r, ldv, g_dv);
+    });
+    CHECK(max_rel(g_out, out.values()) <= 1e-5);
+    CHECK(max_rel(g_lse, lse.values()) <= 1e-5);
+    CHECK(max_rel(g_dq, dq.values()) <= 1e-5);
+    CHECK(max_rel(g_dk, dk.values()) <= 1e-5);
+    CHECK(max_rel(g_dv, dv.values()) <= 1e-5);
+  }
+}
+
+TEST_CASE("data-parallel gradients over 2 ranks equal one rank on the whole batch", "[dist][data_parallel]") {
+  lsk::model::llama_config c;
+  c.vocab_size = 17;
+  c.hidden_size = 16;
+  c.intermediate_size = 24;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 32;
+  c.attention = att::attention_kind::tiled;
+  auto make = [&] {
+    lsk::rng g(3);
+    lsk::model::llama_weights<float> w(c);
+    w.init(g, 0.3);
+    lsk::model::llama<float> m(c, std::move(w));
+    lsk::position::rope_config rc;
+    rc.head_dim = c.head_size();
+    m.set_position_encoding(lsk::position::default_rope(rc), 32);
+    m.enable_training();
+    return m;
+  };
+  lsk::rng g(4);
+  lsk::model::token_batch whole(4, 10);
+  for (index_t i = 0; i < whole.size(); ++i) {
+    whole.tokens(i) = static_cast<std::int32_t>(g.below(17));
+    whole.targets(i) = static_cast<std::int32_t>(g.below(17));
+  }
+  whole.loss_mask(3) = 0;
+  auto single = make();
+  lsk::backends::cpu be;
+  single.forward(be, whole);
+  single.backward(be);
+  std::vector<std::vector<float>> reduced(2);
+  dist::thread_world world(2);
+  world.run([&](dist::thread_communicator& comm) {
+    auto m = make();
+    lsk::model::token_batch half(2, 10);
+    for (index_t i = 0; i < half.size(); ++i) {
+      const index_t j = comm.rank() * half.size() + i;
+      half.tokens(i) = whole.tokens(j);
+      half.targets(i) = whole.targets(j);
+      half.loss_mask(i) = whole.loss_mask(j);
+    }
+    lsk::backends::cpu local;
+    const double global = dist::all_reduce_count(comm, double(half.valid_tokens()));
+    m.forward(local, half, global);
+    m.backward(local);
+    dist::all_reduce_gradients(comm, m.grads);
+    m.grads.for_each([&](const std::string&, const tensor<float>& t) {
+      auto& dst = reduced[static_cast<std::size_t>(comm.rank())];
+      dst.insert(dst.end(), t.values().begin(), t.values().end());
+    });
+  });
+  std::vector<float> expected;
+  single.grads.for_each([&](const std::string&, const tensor<float>& t) {
+    expected.insert(expected.end(), t.values().begin(), t.values().end());
+  });
+  CHECK(reduced[0] == reduced[1]);  // every rank takes the same step
+  CHECK(max_rel(reduced[0], expected) <= 1e-5);
+}
