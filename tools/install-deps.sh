@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev librange-v3-dev catch2 libbenchmark-dev libopenblas-dev
   nlohmann-json3-dev libcli11-dev
   clang-format
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

@@ -57,6 +57,13 @@
 #include <omp.h>
 #endif
 
+// GCC 12 with -march=native reports a false -Wmaybe-uninitialized inside its
+// AVX-512 intrinsics when Eigen's vectorised exp/max are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace lsk::attention {
 
 // Tile sizes of the tiled attention: query tokens per tile (times the group's
@@ -449,3 +456,7 @@ struct tiled_attention {
 };
 
 }  // namespace lsk::attention
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
