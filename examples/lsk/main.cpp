@@ -10,6 +10,7 @@
 #include "generate_command.hpp"
 #include "lsk/core/error.hpp"
 #include "rope_command.hpp"
+#include "train_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"lsk: long-context training recipes for Llama-style models"};
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   add_rope_command(app);
   add_generate_command(app);
   add_convert_command(app);
+  add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
