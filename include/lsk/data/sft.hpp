@@ -1,0 +1,162 @@
+// lsk/data/sft.hpp: short SFT samples generated from the corpus, so that the
+// standard SFT stage has data without human annotation.
+//
+// Source: the sentences (split_sentences) of the given documents with
+// min_words..max_words words, kept with their order (sentence k and k+1 of
+// one document are consecutive). Sample i, rng r = sample_rng(seed, i):
+// a task drawn from `tasks`, a random sentence s (and its neighbours), then
+// turns_per_sample question-answer turns rendered with the chat template
+// (loss on the assistant's tokens only). Tasks, each with an exact answer:
+//   copy        "Repeat this sentence exactly:\n<s>"             -> s
+//   next        "Which sentence comes next in the text?\n<s>"     -> the following sentence
+//   count_words "How many words are in this sentence?\n<s>"       -> its word count
+//   last_word   "What is the last word of this sentence?\n<s>"    -> last word, outer punctuation stripped
+//   uppercase   "Rewrite this sentence in capital letters:\n<s>"  -> s with a-z mapped to A-Z
+// (words: runs of non-space bytes).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lsk/concepts/synthesizer.hpp"
+#include "lsk/concepts/tokenizer.hpp"
+#include "lsk/data/chat.hpp"
+#include "lsk/data/corpus.hpp"
+#include "lsk/data/json_config.hpp"
+#include "lsk/data/synthesis.hpp"
+
+namespace lsk::data {
+
+struct sft_config {
+  std::uint64_t seed = 0;
+  std::vector<std::string> tasks = {"copy", "next", "count_words", "last_word", "uppercase"};
+  std::size_t min_words = 4, max_words = 40;
+  std::size_t turns_per_sample = 1;
+  chat_template chat;
+
+  void validate(std::string_view where = "sft") const {
+    using json_config::require;
+    require(!tasks.empty(), where, "tasks", "must not be empty");
+    for (const auto& t : tasks)
+      json_config::require_choice(t, where, "tasks", {"copy", "next", "count_words", "last_word", "uppercase"});
+    require(min_words >= 1, where, "min_words", "must be at least 1");
+    require(max_words >= min_words, where, "max_words", "must be at least min_words");
+    require(turns_per_sample >= 1 && turns_per_sample <= 64, where, "turns_per_sample", "must be in [1, 64]");
+  }
+
+  static sft_config from_json(const json_config::json& j, std::string_view where = "sft") {
+    json_config::check_keys(j, where, {"seed", "tasks", "min_words", "max_words", "turns_per_sample", "chat"});
+    sft_config c;
+    json_config::read(j, where, "seed", c.seed);
+    json_config::read(j, where, "tasks", c.tasks);
+    json_config::read(j, where, "min_words", c.min_words);
+    json_config::read(j, where, "max_words", c.max_words);
+    json_config::read(j, where, "turns_per_sample", c.turns_per_sample);
+    if (j.contains("chat")) c.chat = chat_template::from_json(j["chat"], json_config::key_path(where, "chat"));
+    c.validate(where);
+    return c;
+  }
+};
+
+namespace sft_detail {
+inline std::vector<std::string_view> words(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    const std::size_t j = s.find(' ', i);
+    const std::size_t end = j == std::string_view::npos ? s.size() : j;
+    if (end > i) out.push_back(s.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+// The word without leading/trailing ASCII punctuation (UTF-8 bytes are kept).
+inline std::string_view strip_punct(std::string_view w) {
+  const auto punct = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+  };
+  while (!w.empty() && punct(w.front())) w.remove_prefix(1);
+  while (!w.empty() && punct(w.back())) w.remove_suffix(1);
+  return w;
+}
+}  // namespace sft_detail
+
+template <Tokenizer Tok>
+class sft_synthesizer {
+ public:
+  sft_synthesizer(const Tok& tok, std::span<const document> docs, sft_config config)
+      : tok_(&tok), config_(std::move(config)) {
+    config_.validate();
+    for (const document& d : docs) {
+      const auto sentences = split_sentences(d.text, 2);
+      for (std::size_t k = 0; k < sentences.size(); ++k) {
+        const auto n = sft_detail::words(sentences[k]).size();
+        if (n < config_.min_words || n > config_.max_words) continue;
+        const bool has_next = k + 1 < sentences.size();
+        entries_.push_back({sentences[k], has_next ? sentences[k + 1] : std::string()});
+        if (has_next) with_next_.push_back(entries_.size() - 1);
+      }
+    }
+    if (entries_.empty()) raise<config_error>("sft: no sentence of ", config_.min_words, "..", config_.max_words, " words in the documents");
+  }
+
+  const sft_config& config() const { return config_; }
+  std::size_t sentences() const { return entries_.size(); }
+
+  // One (task, question, answer) turn for sample index and turn t.
+  chat_turn make_turn(rng& r, std::string* task_out = nullptr) const {
+    std::string task = pick(r, config_.tasks);
+    if (task == "next" && with_next_.empty()) task = "copy";
+    const entry& e = task == "next" ? entries_[pick(r, with_next_)] : pick(r, entries_);
+    chat_turn turn;
+    if (task == "copy") {
+      turn.user = "Repeat this sentence exactly:\n" + e.sentence;
+      turn.assistant = e.sentence;
+    } else if (task == "next") {
+      turn.user = "Which sentence comes next in the text?\n" + e.sentence;
+      turn.assistant = e.next;
+    } else if (task == "count_words") {
+      turn.user = "How many words are in this sentence?\n" + e.sentence;
+      turn.assistant = std::to_string(sft_detail::words(e.sentence).size());
+    } else if (task == "last_word") {
+      turn.user = "What is the last word of this sentence?\n" + e.sentence;
+      const auto w = sft_detail::words(e.sentence);
+      turn.assistant = std::string(sft_detail::strip_punct(w.back()));
+      if (turn.assistant.empty()) turn.assistant = std::string(w.back());
+    } else {
+      turn.user = "Rewrite this sentence in capital letters:\n" + e.sentence;
+      turn.assistant = e.sentence;
+      for (char& c : turn.assistant)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    }
+    if (task_out) *task_out = task;
+    return turn;
+  }
+
+  sample generate(std::uint64_t index) const {
+    rng r = sample_rng(config_.seed, index);
+    std::vector<chat_turn> turns;
+    for (std::size_t t = 0; t < config_.turns_per_sample; ++t) turns.push_back(make_turn(r));
+    sample s = render_chat(*tok_, config_.chat, turns, 0);
+    s.kind = "sft";
+    return s;
+  }
+
+  auto samples(std::uint64_t count) const { return sample_view(*this, count); }
+
+ private:
+  struct entry {
+    std::string sentence, next;
+  };
+  const Tok* tok_;
+  sft_config config_;
+  std::vector<entry> entries_;
+  std::vector<std::size_t> with_next_;
+};
+
+}  // namespace lsk::data

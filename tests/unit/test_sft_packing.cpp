@@ -1,0 +1,210 @@
+// SFT and packing: the chat template trains on assistant tokens only; the
+// corpus-made SFT tasks have the exact answers they claim; packing into
+// fixed-length token_batches keeps every sample token exactly once (split) or
+// keeps samples whole (whole), with document and segment ids, position resets
+// and masks that follow the samples' loss masks.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lsk/data/byte_tokenizer.hpp"
+#include "lsk/data/cip.hpp"
+#include "lsk/data/packing.hpp"
+#include "lsk/data/sft.hpp"
+
+using namespace lsk::data;
+
+namespace {
+std::vector<document> docs() {
+  return {{"a", "The cat sat on the mat. It was a sunny day! Birds sang in the tall trees.\n\nA new paragraph "
+                "starts here and it goes on. Short one."},
+          {"b", "Ships sail the wide sea at dawn. Sailors sing their old songs loudly. The end is near now."}};
+}
+std::string masked_text(const byte_tokenizer& tok, const sample& s, bool trained) {
+  std::vector<std::int32_t> ids;
+  for (std::size_t t = 0; t < s.size(); ++t)
+    if ((s.loss_mask[t] != 0) == trained) ids.push_back(s.tokens[t]);
+  return tok.decode(ids);
+}
+}  // namespace
+
+TEST_CASE("chat template: loss on assistant tokens and EOS only", "[data][sft]") {
+  const byte_tokenizer tok;
+  const chat_template t;
+  const auto s = render_chat(tok, t, std::vector<chat_turn>{{"Q1?", "A1."}, {"Q2?", "A2."}}, 4);
+  s.check();
+  CHECK(s.tokens.front() == tok.bos_id());
+  CHECK(masked_text(tok, s, true) == "A1.A2.");  // EOS decodes to nothing
+  CHECK(masked_text(tok, s, false) == "<|user|>\nQ1?\n<|assistant|>\n\n<|user|>\nQ2?\n<|assistant|>\n");
+  std::size_t eos = 0;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (s.tokens[i] == tok.eos_id()) {
+      ++eos;
+      CHECK(s.loss_mask[i] == 1);
+    }
+  CHECK(eos == 2);
+  for (const auto d : s.doc_ids) CHECK(d == 4);
+  CHECK(s.prompt == "Q2?");
+  CHECK(s.answer == "A2.");
+}
+
+TEST_CASE("sft: corpus tasks with exact answers; reproducible", "[data][sft]") {
+  const byte_tokenizer tok;
+  sft_config c;
+  c.seed = 2;
+  c.min_words = 2;
+  const auto d = docs();
+  const sft_synthesizer synth(tok, d, c);
+  CHECK(synth.sentences() == 8);
+  std::map<std::string, int> seen;
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    lsk::rng r = sample_rng(c.seed, i);
+    std::string task;
+    const auto turn = synth.make_turn(r, &task);
+    ++seen[task];
+    const std::string sentence = turn.user.substr(turn.user.find('\n') + 1);
+    if (task == "copy") CHECK(turn.assistant == sentence);
+    if (task == "count_words") {
+      std::size_t n = 0;
+      bool in = false;
+      for (const char ch : sentence) {
+        if (ch != ' ' && !in) ++n;
+        in = ch != ' ';
+      }
+      CHECK(turn.assistant == std::to_string(n));
+    }
+    if (task == "last_word") CHECK(sentence.find(turn.assistant) != std::string::npos);
+    if (task == "uppercase") CHECK(turn.assistant.size() == sentence.size());
+    if (task == "next") {
+      bool found = false;
+      for (const auto& doc : d) found = found || doc.text.find(sentence) < doc.text.find(turn.assistant);
+      CHECK(found);
+    }
+  }
+  CHECK(seen.size() == 5);
+  const auto a = synth.generate(3), b = sft_synthesizer(tok, d, c).generate(3);
+  CHECK(a.tokens == b.tokens);
+  CHECK(a.kind == "sft");
+  CHECK(masked_text(tok, a, true) == a.answer);
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"tasks", {"copy", "poem"}}}), Catch::Contains("sft.tasks"));
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"max_words", 1}}), Catch::Contains("sft.max_words"));
+}
+
+namespace {
+sample numbered(std::int32_t first, std::size_t n, std::int32_t doc, bool reset_mask_first = true) {
+  sample s;
+  for (std::size_t i = 0; i < n; ++i) s.append(first + static_cast<std::int32_t>(i), 1, doc);
+  if (reset_mask_first) s.loss_mask[0] = 0;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("packing split: every sample token appears once, targets shift by one", "[data][packing]") {
+  std::vector<sample> samples;
+  std::vector<std::int32_t> stream;
+  for (int k = 0; k < 7; ++k) {
+    samples.push_back(numbered(1000 * k, static_cast<std::size_t>(5 + 3 * k), k));
+    stream.insert(stream.end(), samples.back().tokens.begin(), samples.back().tokens.end());
+  }
+  packing_config c;
+  c.seq_len = 16;
+  c.batch_size = 2;
+  const auto batches = pack_all(samples, c, -7);
+  // rows overlap by one item: row r covers stream[16 r .. 16 r + 16]
+  std::vector<std::int32_t> inputs;
+  std::size_t row = 0;
+  for (const auto& pb : batches) {
+    const auto& b = pb.batch;
+    CHECK(b.seq_len == 16);
+    CHECK(b.batch == 2);
+    for (lsk::index_t r = 0; r < b.batch; ++r, ++row) {
+      for (lsk::index_t t = 0; t < 16; ++t) {
+        const std::size_t at = row * 16 + static_cast<std::size_t>(t);
+        const auto k = r * 16 + t;
+        if (at < stream.size()) {
+          CHECK(b.tokens(k) == stream[at]);
+          CHECK(pb.doc_ids(k) == stream[at] / 1000);
+          if (at + 1 < stream.size()) {
+            CHECK(b.targets(k) == stream[at + 1]);
+            // the target's sample mask (first token of each sample: 0), no cross-sample loss
+            const bool new_sample = stream[at + 1] % 1000 == 0;
+            CHECK(b.loss_mask(k) == (new_sample ? 0 : 1));
+          }
+        } else {
+          CHECK(b.loss_mask(k) == 0);
+          CHECK(pb.segment_ids(k) == -1);
+        }
+        CHECK(b.positions(k) == t);
+      }
+    }
+  }
+  CHECK(row * 16 >= stream.size() - 1);
+  std::size_t counted = 0;
+  for (const auto& pb : batches) counted += static_cast<std::size_t>(pb.batch.valid_tokens());
+  CHECK(counted == stream.size() - 7);  // every token but each sample's first is a target once
+}
+
+TEST_CASE("packing whole: samples never cross rows; segments and sample positions", "[data][packing]") {
+  std::vector<sample> samples = {numbered(0, 6, 0), numbered(100, 8, 1), numbered(200, 4, 2), numbered(300, 30, 3)};
+  samples[1].positions = {0, 1, 2, 0, 1, 2, 3, 4};  // a sample with its own position resets
+  packing_config c;
+  c.seq_len = 15;
+  c.mode = "whole";
+  c.positions = "sample";
+  auto view = samples;
+  auto p = make_packer(view, c, -1);
+  std::vector<packed_batch> rows;
+  while (auto b = p.next()) rows.push_back(std::move(*b));
+  REQUIRE(rows.size() == 3);  // [s0 s1] [s2 ...pad] [s3 cut]
+  const auto& r0 = rows[0];
+  CHECK(r0.batch.tokens(0) == 0);
+  CHECK(r0.batch.tokens(6) == 100);
+  CHECK(r0.segment_ids(5) == 0);
+  CHECK(r0.segment_ids(6) == 1);
+  CHECK(r0.batch.loss_mask(5) == 0);  // target 100 is another sample
+  CHECK(r0.batch.positions(9) == 0);  // sample 1's own reset
+  CHECK(r0.batch.positions(13) == 4);
+  CHECK(r0.segment_ids(14) == -1);  // padding after the two whole samples
+  const auto& r1 = rows[1];
+  CHECK(r1.batch.tokens(0) == 200);
+  CHECK(r1.batch.tokens(4) == -1);
+  CHECK(r1.segment_ids(4) == -1);
+  CHECK(r1.batch.loss_mask(3) == 0);
+  CHECK(rows[2].batch.tokens(0) == 300);
+  CHECK(rows[2].batch.targets(14) == 315);
+  CHECK(p.stats().truncated == 1);
+  CHECK(p.stats().samples == 4);
+}
+
+TEST_CASE("packing: CIP samples become one row each; config errors name the key", "[data][packing]") {
+  const byte_tokenizer tok;
+  std::vector<document> d;
+  for (int i = 0; i < 10; ++i) d.push_back({std::to_string(i), std::string(200 + 10 * i, static_cast<char>('a' + i))});
+  const auto corpus = tokenized_corpus::from_documents(tok, d);
+  cip_config cc;
+  cc.seq_len = 129;
+  cc.docs_per_sample = 2;
+  const cip_synthesizer synth(corpus, cc, special_tokens::of(tok));
+  packing_config c;
+  c.seq_len = 128;
+  c.batch_size = 4;
+  c.mode = "whole";
+  auto batches = pack_all(synth.samples(8), c, tok.pad_id());
+  REQUIRE(batches.size() == 2);
+  for (std::size_t b = 0; b < 2; ++b) {
+    for (lsk::index_t r = 0; r < 4; ++r) {
+      const auto s = synth.generate(b * 4 + static_cast<std::size_t>(r));
+      for (lsk::index_t t = 0; t < 128; ++t) {
+        CHECK(batches[b].batch.tokens(r * 128 + t) == s.tokens[static_cast<std::size_t>(t)]);
+        CHECK(batches[b].batch.loss_mask(r * 128 + t) == s.loss_mask[static_cast<std::size_t>(t + 1)]);
+        CHECK(batches[b].doc_ids(r * 128 + t) == s.doc_ids[static_cast<std::size_t>(t)]);
+      }
+    }
+  }
+  CHECK_THROWS_WITH(packing_config::from_json(nlohmann::json{{"mode", "greedy"}}), Catch::Contains("packing.mode"));
+  CHECK_THROWS_WITH(packing_config::from_json(nlohmann::json{{"seq_len", 0}}), Catch::Contains("packing.seq_len"));
+}
