@@ -35,6 +35,14 @@
 // (bench/cpu/run_attention.sh prints the docs/PERFORMANCE.md table).
 #pragma once
 
+// GCC 12 with -march=native reports a false -Wmaybe-uninitialized inside its
+// AVX-512 intrinsics when Eigen's packing, vectorised exp and max are inlined
+// into this file's kernels (also when Eigen/Core is first included here).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -55,13 +63,6 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
-#endif
-
-// GCC 12 with -march=native reports a false -Wmaybe-uninitialized inside its
-// AVX-512 intrinsics when Eigen's vectorised exp/max are inlined here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace lsk::attention {
