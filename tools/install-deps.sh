@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libeigen3-dev librange-v3-dev catch2 libbenchmark-dev libopenblas-dev
-  nlohmann-json3-dev libcli11-dev
+  nlohmann-json3-dev libcli11-dev libsentencepiece-dev
   clang-format
   libopenmpi-dev openmpi-bin
 )

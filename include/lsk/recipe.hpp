@@ -5,5 +5,7 @@
 #include "lsk/backends/reference/backend.hpp"
 #include "lsk/concepts/backend.hpp"
 #include "lsk/core.hpp"
+#include "lsk/data.hpp"
+#include "lsk/io.hpp"
 #include "lsk/ops.hpp"
 #include "lsk/position.hpp"

@@ -55,12 +55,12 @@ inline std::optional<std::filesystem::path> shared_dir() {
 
 // A file under the shared directory, or nothing (with a WARN saying the test
 // is skipped) when it is missing.
-#define LSK_REQUIRE_SHARED_FILE(var, relative)                                              \
-  const auto var##_dir = ::lsk_test::shared_dir();                                          \
-  if (!var##_dir || !std::filesystem::exists(*var##_dir / (relative))) {                    \
+#define LSK_REQUIRE_SHARED_FILE(var, relative)                                           \
+  const auto var##_dir = ::lsk_test::shared_dir();                                       \
+  if (!var##_dir || !std::filesystem::exists(*var##_dir / (relative))) {                 \
     WARN("skipped: " << (relative) << " not found (needs the shared models directory)"); \
-    return;                                                                                 \
-  }                                                                                         \
+    return;                                                                              \
+  }                                                                                      \
   const std::filesystem::path var = *var##_dir / (relative)
 
 inline std::vector<std::byte> read_bytes(const std::filesystem::path& p) {

@@ -210,7 +210,8 @@ TEST_CASE("llama2c: permuted q/k under rotate_half RoPE give the same attention 
     for (lsk::index_t j = 0; j < half; ++j) {
       const auto base = static_cast<std::size_t>(h * head_dim);
       CHECK(q_hf[base + static_cast<std::size_t>(j)] == Approx(q_native[base + static_cast<std::size_t>(2 * j)]));
-      CHECK(q_hf[base + static_cast<std::size_t>(j + half)] == Approx(q_native[base + static_cast<std::size_t>(2 * j + 1)]));
+      CHECK(q_hf[base + static_cast<std::size_t>(j + half)] ==
+            Approx(q_native[base + static_cast<std::size_t>(2 * j + 1)]));
     }
   const auto s_native = scores(q_native, k_native), s_hf = scores(q_hf, k_hf);
   for (std::size_t h = 0; h < s_native.size(); ++h) {

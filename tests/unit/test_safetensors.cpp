@@ -32,7 +32,8 @@ std::vector<std::byte> make_file(const std::string& header, std::size_t data_byt
 
 std::string format_error_of(const std::string& header, std::size_t data_bytes,
                             std::optional<std::uint64_t> length = std::nullopt) {
-  return message_of<lsk::format_error>([&] { (void)st::reader::from_bytes(make_file(header, data_bytes, length), "bad.st"); });
+  return message_of<lsk::format_error>(
+      [&] { (void)st::reader::from_bytes(make_file(header, data_bytes, length), "bad.st"); });
 }
 
 lsk::tensor<float> iota(lsk::shape s, float start, float step) {
@@ -141,15 +142,15 @@ TEST_CASE("safetensors: writing replaces the old file atomically", "[io][safeten
   // No temporary files left behind.
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()) == 1);
 
-  const std::string msg =
-      message_of<lsk::io_error>([&] { second.write(dir / "no-such-directory" / "x.safetensors"); });
+  const std::string msg = message_of<lsk::io_error>([&] { second.write(dir / "no-such-directory" / "x.safetensors"); });
   CHECK(contains(msg, "no-such-directory"));
 }
 
 TEST_CASE("safetensors: writer rejects duplicate and reserved names", "[io][safetensors]") {
   st::writer w;
   w.add("a", iota({1}, 1.0f, 0.0f).view());
-  CHECK(contains(message_of<lsk::format_error>([&] { w.add("a", iota({1}, 1.0f, 0.0f).view()); }), "duplicate tensor name 'a'"));
+  CHECK(contains(message_of<lsk::format_error>([&] { w.add("a", iota({1}, 1.0f, 0.0f).view()); }),
+                 "duplicate tensor name 'a'"));
   CHECK_THROWS_AS(w.add("__metadata__", iota({1}, 1.0f, 0.0f).view()), lsk::format_error);
   CHECK_THROWS_AS(w.add("f16", iota({1}, 1.0f, 0.0f).view(), st::element_type::f16), lsk::format_error);
 }
@@ -224,7 +225,8 @@ TEST_CASE("safetensors: malformed files are format errors that say where", "[io]
   REQUIRE_NOTHROW(st::reader::from_bytes(make_file(ok, 8)));
 
   SECTION("shorter than the length field") {
-    const auto msg = message_of<lsk::format_error>([] { (void)st::reader::from_bytes(std::vector<std::byte>(5), "tiny.st"); });
+    const auto msg =
+        message_of<lsk::format_error>([] { (void)st::reader::from_bytes(std::vector<std::byte>(5), "tiny.st"); });
     CHECK(contains(msg, "tiny.st"));
     CHECK(contains(msg, "5 bytes"));
   }
@@ -316,5 +318,6 @@ TEST_CASE("safetensors: a file truncated after opening is reported when read", "
   // Opened again, the header no longer matches the file.
   CHECK(contains(message_of<lsk::format_error>([&] { (void)st::reader::open(path); }), "truncated"));
 
-  CHECK(contains(message_of<lsk::io_error>([&] { (void)st::reader::open(dir / "missing.safetensors"); }), "missing.safetensors"));
+  CHECK(contains(message_of<lsk::io_error>([&] { (void)st::reader::open(dir / "missing.safetensors"); }),
+                 "missing.safetensors"));
 }

@@ -9,6 +9,7 @@
 
 #include "lsk/concepts/backend.hpp"
 #include "lsk/concepts/position_encoding.hpp"
+#include "lsk/concepts/tokenizer.hpp"
 
 namespace lsk::archetypes {
 
@@ -126,6 +127,52 @@ struct position_encoding_not_copyable {
   index_t rotary_dim() const;
   std::vector<double> inv_freq(index_t seq_len) const;
   double attention_factor() const;
+};
+
+// ---- Tokenizer ----------------------------------------------------------------
+
+// Models Tokenizer.
+struct tokenizer {
+  std::vector<std::int32_t> encode(std::string_view) const;
+  std::string decode(std::span<const std::int32_t>) const;
+  std::int32_t vocab_size() const;
+  std::int32_t bos_id() const;
+  std::int32_t eos_id() const;
+  std::int32_t pad_id() const;
+};
+
+// One requirement short each.
+struct tokenizer_without_decode {
+  std::vector<std::int32_t> encode(std::string_view) const;
+  std::int32_t vocab_size() const;
+  std::int32_t bos_id() const;
+  std::int32_t eos_id() const;
+  std::int32_t pad_id() const;
+};
+
+struct tokenizer_with_wide_ids {  // ids must be int32
+  std::vector<std::int64_t> encode(std::string_view) const;
+  std::string decode(std::span<const std::int32_t>) const;
+  std::int32_t vocab_size() const;
+  std::int32_t bos_id() const;
+  std::int32_t eos_id() const;
+  std::int32_t pad_id() const;
+};
+
+struct tokenizer_with_mutable_encode {  // encode must be const
+  std::vector<std::int32_t> encode(std::string_view);
+  std::string decode(std::span<const std::int32_t>) const;
+  std::int32_t vocab_size() const;
+  std::int32_t bos_id() const;
+  std::int32_t eos_id() const;
+  std::int32_t pad_id() const;
+};
+
+struct tokenizer_without_special_ids {  // no bos_id / eos_id
+  std::vector<std::int32_t> encode(std::string_view) const;
+  std::string decode(std::span<const std::int32_t>) const;
+  std::int32_t vocab_size() const;
+  std::int32_t pad_id() const;
 };
 
 }  // namespace lsk::archetypes

@@ -43,6 +43,12 @@ class format_error : public error {
  public:
   using error::error;
 };
+// Text was not valid in its encoding (invalid UTF-8); the message names the
+// byte offset. A format_error, so catching format_error catches it too.
+class encoding_error : public format_error {
+ public:
+  using format_error::format_error;
+};
 // A value became NaN or infinite where a finite number is required.
 class numeric_error : public error {
  public:

@@ -96,8 +96,8 @@ class atomic_file {
       if (n < 0) {
         if (errno == EINTR) continue;
         const int err = errno;
-        raise<io_error>("atomic_write: writing '", temp_.string(), "' (for '", destination_.string(), "') at byte offset ",
-                        written_, ": ", detail::errno_text(err));
+        raise<io_error>("atomic_write: writing '", temp_.string(), "' (for '", destination_.string(),
+                        "') at byte offset ", written_, ": ", detail::errno_text(err));
       }
       p += n;
       left -= static_cast<std::size_t>(n);
@@ -157,7 +157,7 @@ inline void atomic_write(const std::filesystem::path& destination, std::span<con
 // Replaces `destination` with what `fill(file)` writes through file.write(...).
 // An exception from `fill` propagates and leaves the destination as it was.
 template <class Fill>
-  requires std::invocable<Fill&, atomic_file&>
+requires std::invocable<Fill&, atomic_file&>
 void atomic_write(const std::filesystem::path& destination, Fill&& fill) {
   atomic_file file(destination);
   fill(file);

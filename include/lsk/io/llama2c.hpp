@@ -127,7 +127,8 @@ inline std::int32_t load_i32_le(const unsigned char* p) {
 // Checks the header fields against each other and against the file size (in bytes).
 inline config parse_header(const std::int32_t (&f)[7], std::uint64_t file_size, std::string_view source) {
   if (static_cast<std::uint32_t>(f[0]) == 0x616b3432u) {
-    raise<format_error>("llama2c: ", source, ": starts with the magic \"ak42\" of a version 1 or later llama2.c export; "
+    raise<format_error>("llama2c: ", source,
+                        ": starts with the magic \"ak42\" of a version 1 or later llama2.c export; "
                         "only the legacy version 0 format is read");
   }
   for (int i = 0; i < 7; ++i) {
@@ -138,7 +139,8 @@ inline config parse_header(const std::int32_t (&f)[7], std::uint64_t file_size, 
     }
   }
   if (f[5] == 0 || f[5] == std::numeric_limits<std::int32_t>::min()) {
-    raise<format_error>("llama2c: ", source, ": vocab_size = ", f[5], " at byte offset 20 is not a valid vocabulary size");
+    raise<format_error>("llama2c: ", source, ": vocab_size = ", f[5],
+                        " at byte offset 20 is not a valid vocabulary size");
   }
   config c;
   c.dim = f[0];
@@ -150,8 +152,8 @@ inline config parse_header(const std::int32_t (&f)[7], std::uint64_t file_size, 
   c.vocab_size = f[5] > 0 ? f[5] : -f[5];
   c.seq_len = f[6];
   if (c.dim % c.n_heads != 0) {
-    raise<format_error>("llama2c: ", source, ": dim = ", c.dim, " (byte offset 0) is not a multiple of n_heads = ",
-                        c.n_heads, " (byte offset 12)");
+    raise<format_error>("llama2c: ", source, ": dim = ", c.dim,
+                        " (byte offset 0) is not a multiple of n_heads = ", c.n_heads, " (byte offset 12)");
   }
   if (c.n_heads % c.n_kv_heads != 0) {
     raise<format_error>("llama2c: ", source, ": n_kv_heads = ", c.n_kv_heads,
@@ -165,7 +167,8 @@ inline config parse_header(const std::int32_t (&f)[7], std::uint64_t file_size, 
   // fields; keeping each below 2^56 keeps 4 * float_count() within 64 bits.
   const auto fits = [](std::uint64_t a, std::uint64_t b, std::uint64_t cc) {
     std::uint64_t ab = 0, abc = 0;
-    return !__builtin_mul_overflow(a, b, &ab) && !__builtin_mul_overflow(ab, cc, &abc) && abc < (std::uint64_t{1} << 56);
+    return !__builtin_mul_overflow(a, b, &ab) && !__builtin_mul_overflow(ab, cc, &abc) &&
+           abc < (std::uint64_t{1} << 56);
   };
   const auto u = [](std::int32_t x) { return static_cast<std::uint64_t>(x); };
   if (!fits(u(c.n_layers), u(c.dim), u(c.dim)) || !fits(u(c.n_layers), u(c.hidden_dim), u(c.dim)) ||
@@ -178,13 +181,14 @@ inline config parse_header(const std::int32_t (&f)[7], std::uint64_t file_size, 
     const bool shorter = file_size < expected;
     const std::uint64_t diff = shorter ? expected - file_size : file_size - expected;
     const std::uint64_t classifier = 4 * u(c.vocab_size) * u(c.dim);
-    raise<format_error>("llama2c: ", source, ": file is ", file_size, " bytes but its header (dim ", c.dim, ", hidden_dim ",
-                        c.hidden_dim, ", n_layers ", c.n_layers, ", n_heads ", c.n_heads, ", n_kv_heads ", c.n_kv_heads,
-                        ", vocab_size ", f[5], ", seq_len ", c.seq_len, ") implies ", expected, " bytes: ", diff,
-                        " bytes ", shorter ? "short (truncated)" : "too long",
-                        diff == classifier ? "; the difference is one vocab x dim classifier: is the sign of vocab_size "
-                                             "(shared or separate classifier) wrong?"
-                                           : "");
+    raise<format_error>("llama2c: ", source, ": file is ", file_size, " bytes but its header (dim ", c.dim,
+                        ", hidden_dim ", c.hidden_dim, ", n_layers ", c.n_layers, ", n_heads ", c.n_heads,
+                        ", n_kv_heads ", c.n_kv_heads, ", vocab_size ", f[5], ", seq_len ", c.seq_len, ") implies ",
+                        expected, " bytes: ", diff, " bytes ", shorter ? "short (truncated)" : "too long",
+                        diff == classifier
+                            ? "; the difference is one vocab x dim classifier: is the sign of vocab_size "
+                              "(shared or separate classifier) wrong?"
+                            : "");
   }
   return c;
 }
@@ -202,7 +206,8 @@ inline config read_config(const std::filesystem::path& path) {
     raise<format_error>("llama2c: ", path.string(), ": file is ", size, " bytes, shorter than the 28-byte header");
   }
   unsigned char raw[28];
-  if (!in.read(reinterpret_cast<char*>(raw), 28)) raise<io_error>("llama2c: cannot read the header of '", path.string(), "'");
+  if (!in.read(reinterpret_cast<char*>(raw), 28))
+    raise<io_error>("llama2c: cannot read the header of '", path.string(), "'");
   std::int32_t fields[7];
   for (int i = 0; i < 7; ++i) fields[i] = detail::load_i32_le(raw + 4 * i);
   return detail::parse_header(fields, size, path.string());

@@ -71,26 +71,57 @@
 namespace lsk::io::safetensors {
 
 // The element types a safetensors file may declare (the subset lsk knows).
-enum class element_type : std::uint8_t { f64, f32, f16, bf16, f8_e4m3, f8_e5m2, i64, i32, i16, i8, u64, u32, u16, u8, boolean };
+enum class element_type : std::uint8_t {
+  f64,
+  f32,
+  f16,
+  bf16,
+  f8_e4m3,
+  f8_e5m2,
+  i64,
+  i32,
+  i16,
+  i8,
+  u64,
+  u32,
+  u16,
+  u8,
+  boolean
+};
 
 // The dtype string in the header: "F64", "F32", "F16", "BF16", ...
 constexpr std::string_view file_name(element_type t) {
   switch (t) {
-    case element_type::f64: return "F64";
-    case element_type::f32: return "F32";
-    case element_type::f16: return "F16";
-    case element_type::bf16: return "BF16";
-    case element_type::f8_e4m3: return "F8_E4M3";
-    case element_type::f8_e5m2: return "F8_E5M2";
-    case element_type::i64: return "I64";
-    case element_type::i32: return "I32";
-    case element_type::i16: return "I16";
-    case element_type::i8: return "I8";
-    case element_type::u64: return "U64";
-    case element_type::u32: return "U32";
-    case element_type::u16: return "U16";
-    case element_type::u8: return "U8";
-    case element_type::boolean: return "BOOL";
+    case element_type::f64:
+      return "F64";
+    case element_type::f32:
+      return "F32";
+    case element_type::f16:
+      return "F16";
+    case element_type::bf16:
+      return "BF16";
+    case element_type::f8_e4m3:
+      return "F8_E4M3";
+    case element_type::f8_e5m2:
+      return "F8_E5M2";
+    case element_type::i64:
+      return "I64";
+    case element_type::i32:
+      return "I32";
+    case element_type::i16:
+      return "I16";
+    case element_type::i8:
+      return "I8";
+    case element_type::u64:
+      return "U64";
+    case element_type::u32:
+      return "U32";
+    case element_type::u16:
+      return "U16";
+    case element_type::u8:
+      return "U8";
+    case element_type::boolean:
+      return "BOOL";
   }
   return "?";
 }
@@ -99,19 +130,23 @@ constexpr std::size_t size_of(element_type t) {
   switch (t) {
     case element_type::f64:
     case element_type::i64:
-    case element_type::u64: return 8;
+    case element_type::u64:
+      return 8;
     case element_type::f32:
     case element_type::i32:
-    case element_type::u32: return 4;
+    case element_type::u32:
+      return 4;
     case element_type::f16:
     case element_type::bf16:
     case element_type::i16:
-    case element_type::u16: return 2;
+    case element_type::u16:
+      return 2;
     case element_type::f8_e4m3:
     case element_type::f8_e5m2:
     case element_type::i8:
     case element_type::u8:
-    case element_type::boolean: return 1;
+    case element_type::boolean:
+      return 1;
   }
   return 0;
 }
@@ -131,16 +166,18 @@ constexpr bool is_integral(element_type t) {
     case element_type::u32:
     case element_type::u16:
     case element_type::u8:
-    case element_type::boolean: return true;
-    default: return false;
+    case element_type::boolean:
+      return true;
+    default:
+      return false;
   }
 }
 
 inline std::optional<element_type> parse_element_type(std::string_view s) {
-  constexpr element_type all[] = {element_type::f64,  element_type::f32,     element_type::f16,     element_type::bf16,
-                                  element_type::f8_e4m3, element_type::f8_e5m2, element_type::i64, element_type::i32,
-                                  element_type::i16,  element_type::i8,      element_type::u64,     element_type::u32,
-                                  element_type::u16,  element_type::u8,      element_type::boolean};
+  constexpr element_type all[] = {
+      element_type::f64,     element_type::f32, element_type::f16, element_type::bf16, element_type::f8_e4m3,
+      element_type::f8_e5m2, element_type::i64, element_type::i32, element_type::i16,  element_type::i8,
+      element_type::u64,     element_type::u32, element_type::u16, element_type::u8,   element_type::boolean};
   for (element_type t : all)
     if (file_name(t) == s) return t;
   return std::nullopt;
@@ -320,15 +357,15 @@ class reader {
   // from the integer types (index_error naming the element if out of range).
   // Converting between float and integer types is a shape_error (wrong dtype).
   template <class T>
-    requires(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bf16> ||
-             std::is_same_v<T, std::int32_t>)
-  tensor<T> read(std::string_view name) const {
+  requires(std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bf16> ||
+           std::is_same_v<T, std::int32_t>) tensor<T> read(std::string_view name)
+  const {
     const tensor_info& t = info(name);
     const lsk::shape extents = t.shape();
     constexpr bool want_int = std::is_same_v<T, std::int32_t>;
     if (want_int ? !is_integral(t.type) : !is_convertible_to_float(t.type)) {
-      raise<shape_error>("safetensors: ", source_, ": tensor '", name, "' is ", file_name(t.type), ", which does not convert to ",
-                         want_int ? "int32" : "a floating-point type");
+      raise<shape_error>("safetensors: ", source_, ": tensor '", name, "' is ", file_name(t.type),
+                         ", which does not convert to ", want_int ? "int32" : "a floating-point type");
     }
     const std::vector<std::byte> bytes = raw(name);
     tensor<T> out(extents);
@@ -349,8 +386,9 @@ class reader {
 
   void check_header_length(std::uint64_t n) {
     if (n > file_size_ - 8) {
-      raise<format_error>("safetensors: ", source_, ": header length ", n, " (at byte offset 0) is larger than the file: only ",
-                          file_size_ - 8, " bytes follow the length field");
+      raise<format_error>("safetensors: ", source_, ": header length ", n,
+                          " (at byte offset 0) is larger than the file: only ", file_size_ - 8,
+                          " bytes follow the length field");
     }
     data_offset_ = 8 + n;
   }
@@ -433,8 +471,9 @@ class reader {
       tensors_.push_back(parse_entry(key, v, data_size));
     }
 
-    std::sort(tensors_.begin(), tensors_.end(),
-              [](const tensor_info& a, const tensor_info& b) { return std::pair(a.begin, a.end) < std::pair(b.begin, b.end); });
+    std::sort(tensors_.begin(), tensors_.end(), [](const tensor_info& a, const tensor_info& b) {
+      return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
+    });
     std::uint64_t expected = 0;
     const tensor_info* previous = nullptr;
     for (const tensor_info& t : tensors_) {
@@ -444,15 +483,16 @@ class reader {
                             data_offset_ + previous->begin, " to ", data_offset_ + previous->end, ")");
       }
       if (t.begin > expected) {
-        raise<format_error>("safetensors: ", source_, ": bytes ", data_offset_ + expected, " to ", data_offset_ + t.begin,
-                            " belong to no tensor (a gap before tensor '", t.name, "')");
+        raise<format_error>("safetensors: ", source_, ": bytes ", data_offset_ + expected, " to ",
+                            data_offset_ + t.begin, " belong to no tensor (a gap before tensor '", t.name, "')");
       }
       expected = t.end;
       previous = &t;
     }
     if (expected != data_size) {
-      raise<format_error>("safetensors: ", source_, ": ", data_size - expected, " bytes after the last tensor, from byte offset ",
-                          data_offset_ + expected, " to the end of the file at ", file_size_);
+      raise<format_error>("safetensors: ", source_, ": ", data_size - expected,
+                          " bytes after the last tensor, from byte offset ", data_offset_ + expected,
+                          " to the end of the file at ", file_size_);
     }
     for (std::size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
   }
@@ -493,13 +533,15 @@ class reader {
     t.end = (*off)[1].get<std::uint64_t>();
     if (t.begin > t.end) bad("data_offsets [", t.begin, ", ", t.end, "] end before they begin");
     if (t.end > data_size) {
-      bad("data_offsets [", t.begin, ", ", t.end, "] reach byte offset ", data_offset_ + t.end, ", past the end of the file at ",
-          file_size_, " (data section of ", data_size, " bytes): truncated file or bad offsets");
+      bad("data_offsets [", t.begin, ", ", t.end, "] reach byte offset ", data_offset_ + t.end,
+          ", past the end of the file at ", file_size_, " (data section of ", data_size,
+          " bytes): truncated file or bad offsets");
     }
     const std::size_t esize = size_of(t.type);
     if (overflow || numel > std::numeric_limits<std::uint64_t>::max() / esize || numel * esize != t.end - t.begin) {
-      bad("shape ", sh->dump(), " of ", file_name(t.type), " needs ", overflow ? std::string("too many") : std::to_string(numel * esize),
-          " bytes but data_offsets [", t.begin, ", ", t.end, "] hold ", t.end - t.begin);
+      bad("shape ", sh->dump(), " of ", file_name(t.type), " needs ",
+          overflow ? std::string("too many") : std::to_string(numel * esize), " bytes but data_offsets [", t.begin,
+          ", ", t.end, "] hold ", t.end - t.begin);
     }
     return t;
   }
@@ -511,11 +553,16 @@ class reader {
       return bf16(float_at<float>(type, p, i));
     } else {
       switch (type) {
-        case element_type::f64: return static_cast<T>(std::bit_cast<double>(detail::load_le<std::uint64_t>(p + 8 * i)));
-        case element_type::f32: return static_cast<T>(std::bit_cast<float>(detail::load_le<std::uint32_t>(p + 4 * i)));
-        case element_type::f16: return static_cast<T>(detail::f16_to_float(detail::load_le<std::uint16_t>(p + 2 * i)));
-        case element_type::bf16: return static_cast<T>(bf16::to_float(detail::load_le<std::uint16_t>(p + 2 * i)));
-        default: return T{};
+        case element_type::f64:
+          return static_cast<T>(std::bit_cast<double>(detail::load_le<std::uint64_t>(p + 8 * i)));
+        case element_type::f32:
+          return static_cast<T>(std::bit_cast<float>(detail::load_le<std::uint32_t>(p + 4 * i)));
+        case element_type::f16:
+          return static_cast<T>(detail::f16_to_float(detail::load_le<std::uint16_t>(p + 2 * i)));
+        case element_type::bf16:
+          return static_cast<T>(bf16::to_float(detail::load_le<std::uint16_t>(p + 2 * i)));
+        default:
+          return T{};
       }
     }
   }
@@ -529,16 +576,26 @@ class reader {
       return static_cast<std::int32_t>(v);
     };
     switch (t.type) {
-      case element_type::i64: return narrow(static_cast<std::int64_t>(detail::load_le<std::uint64_t>(p + 8 * i)));
-      case element_type::u64: return narrow(detail::load_le<std::uint64_t>(p + 8 * i));
-      case element_type::i32: return static_cast<std::int32_t>(detail::load_le<std::uint32_t>(p + 4 * i));
-      case element_type::u32: return narrow(detail::load_le<std::uint32_t>(p + 4 * i));
-      case element_type::i16: return static_cast<std::int16_t>(detail::load_le<std::uint16_t>(p + 2 * i));
-      case element_type::u16: return detail::load_le<std::uint16_t>(p + 2 * i);
-      case element_type::i8: return static_cast<std::int8_t>(std::to_integer<std::uint8_t>(p[i]));
-      case element_type::u8: return std::to_integer<std::uint8_t>(p[i]);
-      case element_type::boolean: return std::to_integer<std::uint8_t>(p[i]) != 0 ? 1 : 0;
-      default: return 0;
+      case element_type::i64:
+        return narrow(static_cast<std::int64_t>(detail::load_le<std::uint64_t>(p + 8 * i)));
+      case element_type::u64:
+        return narrow(detail::load_le<std::uint64_t>(p + 8 * i));
+      case element_type::i32:
+        return static_cast<std::int32_t>(detail::load_le<std::uint32_t>(p + 4 * i));
+      case element_type::u32:
+        return narrow(detail::load_le<std::uint32_t>(p + 4 * i));
+      case element_type::i16:
+        return static_cast<std::int16_t>(detail::load_le<std::uint16_t>(p + 2 * i));
+      case element_type::u16:
+        return detail::load_le<std::uint16_t>(p + 2 * i);
+      case element_type::i8:
+        return static_cast<std::int8_t>(std::to_integer<std::uint8_t>(p[i]));
+      case element_type::u8:
+        return std::to_integer<std::uint8_t>(p[i]);
+      case element_type::boolean:
+        return std::to_integer<std::uint8_t>(p[i]) != 0 ? 1 : 0;
+      default:
+        return 0;
     }
   }
 
@@ -611,7 +668,8 @@ class writer {
     std::uint64_t offset = 0;
     for (const entry& e : entries_) {
       const std::uint64_t size = e.bytes.size();
-      j[e.name] = {{"dtype", std::string(file_name(e.type))}, {"shape", e.extents}, {"data_offsets", {offset, offset + size}}};
+      j[e.name] = {
+          {"dtype", std::string(file_name(e.type))}, {"shape", e.extents}, {"data_offsets", {offset, offset + size}}};
       offset += size;
     }
     std::string json = j.dump();
@@ -624,7 +682,8 @@ class writer {
   // The whole file in memory.
   std::vector<std::byte> serialize() const {
     const std::string h = header();
-    std::vector<std::byte> out(reinterpret_cast<const std::byte*>(h.data()), reinterpret_cast<const std::byte*>(h.data()) + h.size());
+    std::vector<std::byte> out(reinterpret_cast<const std::byte*>(h.data()),
+                               reinterpret_cast<const std::byte*>(h.data()) + h.size());
     for (const entry& e : entries_) out.insert(out.end(), e.bytes.begin(), e.bytes.end());
     return out;
   }
@@ -646,7 +705,8 @@ class writer {
   };
 
   entry make_entry(std::string name, element_type type, const lsk::shape& extents) const {
-    if (name == "__metadata__") raise<format_error>("safetensors writer: '__metadata__' is reserved, not a tensor name");
+    if (name == "__metadata__")
+      raise<format_error>("safetensors writer: '__metadata__' is reserved, not a tensor name");
     for (const entry& e : entries_)
       if (e.name == name) raise<format_error>("safetensors writer: duplicate tensor name '", name, "'");
     entry e;
