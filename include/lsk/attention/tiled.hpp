@@ -68,10 +68,13 @@
 namespace lsk::attention {
 
 // Tile sizes of the tiled attention: query tokens per tile (times the group's
-// heads gives the packed rows) and keys per tile.
+// heads gives the packed rows) and keys per tile. 256 x 256 measured best on
+// the 2-core AVX-512 machine of docs/PERFORMANCE.md (1 thread, len 4096:
+// 133 / 145 GFLOP/s fwd at head_dim 64 / 128 vs 123 / 130 with 128 x 128); the
+// S and dP tiles (256 KiB each) stay in L2.
 struct tile_config {
-  index_t query_rows = 128;  // target packed rows (tokens * group) per query tile
-  index_t key_tile = 128;
+  index_t query_rows = 256;  // target packed rows (tokens * group) per query tile
+  index_t key_tile = 256;
 };
 
 // One run of keys seen by one run of queries, for `batch` sequences. Global
