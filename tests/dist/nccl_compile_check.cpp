@@ -1,11 +1,7 @@
-// Compiles the NCCL communicator and the generic code over it (ring attention,
-// data parallelism) without running anything: built when lsk::nccl exists.
-#include "lsk/attention/ring.hpp"
-#include "lsk/dist/data_parallel.hpp"
+// Compiles the NCCL communicator (no GPU needed, nothing runs): built when the
+// lsk::nccl target exists (CUDA enabled and NCCL found). The ring attention
+// and data parallelism of lsk/attention/ring.hpp and lsk/dist/data_parallel.hpp
+// work on host memory; their device versions belong to the CUDA backend.
 #include "lsk/dist/nccl_communicator.hpp"
 
 static_assert(lsk::Communicator<lsk::dist::nccl_communicator>);
-
-// Instantiate the generic entry points for the NCCL communicator.
-template void lsk::dist::all_reduce_gradients<lsk::dist::nccl_communicator, float>(
-    lsk::dist::nccl_communicator&, lsk::model::llama_weights<float>&, lsk::dist::gradient_reduction);

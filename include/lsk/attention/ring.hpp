@@ -20,6 +20,8 @@
 // Document masks: the global (seq_len) document ids are passed to every rank.
 // Numerics: as tiled.hpp; results match the single-rank tiled attention to
 // reassociation (tests/unit/test_dist.cpp, tests/dist/mpi_dist_test.cpp).
+// Memory: host (the block buffers are std::vectors), so the communicator is a
+// host one (threads, MPI); a device ring over NCCL belongs to the CUDA backend.
 // Benchmark: bench/cpu/run_ring_mpi.sh (mpirun -np 1 and -np 2).
 #pragma once
 
