@@ -10,6 +10,8 @@
 #include "generate_command.hpp"
 #include "lsk/core/error.hpp"
 #include "rope_command.hpp"
+#include "synth_command.hpp"
+#include "tokenizer_command.hpp"
 #include "train_command.hpp"
 
 int main(int argc, char** argv) {
@@ -19,6 +21,8 @@ int main(int argc, char** argv) {
   add_generate_command(app);
   add_convert_command(app);
   add_train_command(app);
+  add_synth_command(app);
+  add_tokenizer_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -168,7 +168,9 @@ inline constexpr std::array<std::array<std::string_view, 8>, 8> category_pools =
     {"basic", "plus", "pro", "elite", "free", "team", "max", "lite"},
     {"circle", "square", "star", "oval", "cross", "arrow", "ring", "wave"},
 }};
-inline constexpr std::array<std::int64_t, 12> key_multipliers = {7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47};
+// Coprime to 90000 (no factor 2, 3 or 5) and large, so consecutive rows get scattered keys.
+inline constexpr std::array<std::int64_t, 12> key_multipliers = {7919,  15401, 23447, 31337, 38119, 44641,
+                                                                 52711, 61417, 67829, 71249, 77783, 86029};
 
 // Days since 2000-01-01 -> "YYYY-MM-DD" (proleptic Gregorian; Hinnant's civil_from_days).
 inline std::string format_date(std::int64_t days_since_2000) {
