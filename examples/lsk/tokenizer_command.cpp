@@ -62,7 +62,8 @@ void run_tokenizer(const tokenizer_options& o, bool seed_given) {
     bytes += d.text.size();
     tokens += tok.encode(d.text).size();
   }
-  std::fprintf(stderr, "lsk tokenizer: %zu documents, %zu bytes; %d pieces trained in %.1f s; %.2f bytes/token; wrote %s\n",
+  std::fprintf(stderr,
+               "lsk tokenizer: %zu documents, %zu bytes; %d pieces trained in %.1f s; %.2f bytes/token; wrote %s\n",
                docs.size(), bytes, tok.vocab_size(), secs,
                tokens ? static_cast<double>(bytes) / static_cast<double>(tokens) : 0.0, o.out.c_str());
 #else

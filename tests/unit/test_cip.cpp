@@ -200,7 +200,8 @@ TEST_CASE("cip: same seed same samples, other seed other samples; lazy view", "[
   const auto corpus = tokenized_corpus::from_documents(tok, docs);
   cip_config c;
   c.seq_len = 256;
-  const cip_synthesizer a(corpus, c, lsk::data::special_tokens::of(tok)), b(corpus, c, lsk::data::special_tokens::of(tok));
+  const cip_synthesizer a(corpus, c, lsk::data::special_tokens::of(tok)),
+      b(corpus, c, lsk::data::special_tokens::of(tok));
   c.seed = 1;
   const cip_synthesizer other(corpus, c, lsk::data::special_tokens::of(tok));
   std::size_t k = 0, differ = 0;
@@ -226,6 +227,8 @@ TEST_CASE("cip: config from JSON; errors name the key", "[data][cip][config]") {
   CHECK_THROWS_WITH(cip_config::from_json(json{{"seq_len", -4}}), Catch::Contains("cip.seq_len"));
   CHECK_THROWS_WITH(cip_config::from_json(json{{"separator", {"x"}}}), Catch::Contains("cip.separator[0]"));
   CHECK_THROWS_WITH(cip_config::from_json(json{{"cip_ratio", 0}}), Catch::Contains("cip.cip_ratio"));
-  CHECK_THROWS_WITH(cip_config::from_json(json{{"docs", 3}}), Catch::Contains("cip.docs") && Catch::Contains("unknown"));
-  CHECK_THROWS_WITH(cip_config::from_json(json{{"seq_len", 16}, {"docs_per_sample", 20}}), Catch::Contains("cip.seq_len"));
+  CHECK_THROWS_WITH(cip_config::from_json(json{{"docs", 3}}),
+                    Catch::Contains("cip.docs") && Catch::Contains("unknown"));
+  CHECK_THROWS_WITH(cip_config::from_json(json{{"seq_len", 16}, {"docs_per_sample", 20}}),
+                    Catch::Contains("cip.seq_len"));
 }

@@ -76,7 +76,8 @@ TEST_CASE("corpus: seeded shuffles repeat and differ by seed", "[data][corpus]")
 TEST_CASE("corpus: train/held-out split by document id", "[data][corpus]") {
   temp_dir dir;
   std::string jsonl;
-  for (int i = 0; i < 400; ++i) jsonl += std::string(R"({"id": "doc)") + std::to_string(i) + R"(", "text": "text )" + std::to_string(i) + "\"}\n";
+  for (int i = 0; i < 400; ++i)
+    jsonl += std::string(R"({"id": "doc)") + std::to_string(i) + R"(", "text": "text )" + std::to_string(i) + "\"}\n";
   dir.write("c.jsonl", jsonl);
   auto read_ids = [&](split_part part, std::optional<std::uint64_t> shuffle) {
     corpus_options o;
@@ -172,12 +173,16 @@ TEST_CASE("tokenized corpus: flat tokens with offsets, pieces cut at line breaks
 }
 
 TEST_CASE("sentences: split at . ! ? (through closing quotes) and blank lines", "[data][corpus]") {
-  const auto s = split_sentences("One two.  Three\nfour! \"Five?\" six\n\nSeven \xE2\x80\x9C" "eight.\xE2\x80\x9D Nine");
+  const auto s = split_sentences(
+      "One two.  Three\nfour! \"Five?\" six\n\nSeven \xE2\x80\x9C"
+      "eight.\xE2\x80\x9D Nine");
   REQUIRE(s.size() == 6);
   CHECK(s[0] == "One two.");
   CHECK(s[1] == "Three four!");
   CHECK(s[2] == "\"Five?\"");
   CHECK(s[3] == "six");
-  CHECK(s[4] == "Seven \xE2\x80\x9C" "eight.\xE2\x80\x9D");
+  CHECK(s[4] ==
+        "Seven \xE2\x80\x9C"
+        "eight.\xE2\x80\x9D");
   CHECK(s[5] == "Nine");
 }

@@ -91,11 +91,12 @@ TEST_CASE("needle: multi-key, multi-value and distractors", "[data][needle]") {
     const std::regex re(R"(The special magic number for ([a-z]+-[a-z]+) is (\d{7})\.)");
     std::set<std::string> keys;
     std::string asked_values;
-    for (auto it = std::sregex_iterator(item.prompt.begin(), item.prompt.end(), re); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(item.prompt.begin(), item.prompt.end(), re); it != std::sregex_iterator();
+         ++it) {
       keys.insert((*it)[1]);
       if ((*it)[1] == item.key) asked_values += (asked_values.empty() ? "" : ", ") + (*it)[2].str();
     }
-    CHECK(keys.size() == 5);  // 3 keys with needles + 2 distractor keys, all distinct
+    CHECK(keys.size() == 5);             // 3 keys with needles + 2 distractor keys, all distinct
     CHECK(asked_values == item.answer);  // every value of the asked key, in text order
     CHECK(item.question.find(item.key) != std::string::npos);
     CHECK(item.question.find("all the special magic numbers") != std::string::npos);

@@ -20,8 +20,9 @@ using namespace lsk::data;
 
 namespace {
 std::vector<document> docs() {
-  return {{"a", "The cat sat on the mat. It was a sunny day! Birds sang in the tall trees.\n\nA new paragraph "
-                "starts here and it goes on. Short one."},
+  return {{"a",
+           "The cat sat on the mat. It was a sunny day! Birds sang in the tall trees.\n\nA new paragraph "
+           "starts here and it goes on. Short one."},
           {"b", "Ships sail the wide sea at dawn. Sailors sing their old songs loudly. The end is near now."}};
 }
 std::string masked_text(const byte_tokenizer& tok, const sample& s, bool trained) {

@@ -249,8 +249,8 @@ TEST_CASE("synl: every answer is re-derived by an independent checker", "[data][
     tasks.insert(task);
     formats.insert(item.format);
   }
-  CHECK(tasks == std::set<std::string>{"cell", "row", "find", "filter_sum", "filter_max", "count", "max", "min",
-                                       "sort", "group_sum"});
+  CHECK(tasks == std::set<std::string>{"cell", "row", "find", "filter_sum", "filter_max", "count", "max", "min", "sort",
+                                       "group_sum"});
   CHECK(formats == std::set<std::string>{"markdown", "csv", "jsonl"});
 }
 

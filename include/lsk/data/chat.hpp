@@ -34,8 +34,8 @@ struct chat_template {
   bool eos_after_assistant = true;
 
   static chat_template from_json(const json_config::json& j, std::string_view where = "chat") {
-    json_config::check_keys(j, where, {"user_prefix", "assistant_prefix", "turn_separator", "add_bos",
-                                       "eos_after_assistant"});
+    json_config::check_keys(j, where,
+                            {"user_prefix", "assistant_prefix", "turn_separator", "add_bos", "eos_after_assistant"});
     chat_template t;
     json_config::read(j, where, "user_prefix", t.user_prefix);
     json_config::read(j, where, "assistant_prefix", t.assistant_prefix);

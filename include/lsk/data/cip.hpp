@@ -57,12 +57,12 @@ struct special_tokens {
 
 struct cip_config {
   std::uint64_t seed = 0;
-  std::size_t seq_len = 4096;        // tokens per sample, BOS/EOS/padding included
-  std::size_t docs_per_sample = 4;   // k
-  std::string chunking = "count";    // "count" or "tokens"
-  std::size_t chunks_per_doc = 4;    // chunking = "count"
-  std::size_t chunk_tokens = 256;    // chunking = "tokens"
-  std::string window = "start";      // "start" or "random"
+  std::size_t seq_len = 4096;           // tokens per sample, BOS/EOS/padding included
+  std::size_t docs_per_sample = 4;      // k
+  std::string chunking = "count";       // "count" or "tokens"
+  std::size_t chunks_per_doc = 4;       // chunking = "count"
+  std::size_t chunk_tokens = 256;       // chunking = "tokens"
+  std::string window = "start";         // "start" or "random"
   std::vector<std::int32_t> separator;  // token ids between chunks; none by default
   bool add_bos = true, add_eos = true, pad = true;
   double cip_ratio = 1.0, long_ratio = 0.0, short_ratio = 0.0;
@@ -81,15 +81,15 @@ struct cip_config {
             "cip_ratio", "the ratios (cip_ratio, long_ratio, short_ratio) must be >= 0 with a positive sum");
     const std::size_t fixed = (add_bos ? 1u : 0u) + (add_eos ? 1u : 0u);
     const std::size_t seps = chunking == "count" ? docs_per_sample * chunks_per_doc - 1 : 0;
-    require(fixed + seps * separator.size() + docs_per_sample <= seq_len, where, "seq_len",
-            seq_len, " tokens cannot hold ", docs_per_sample, " documents with BOS/EOS and separators");
+    require(fixed + seps * separator.size() + docs_per_sample <= seq_len, where, "seq_len", seq_len,
+            " tokens cannot hold ", docs_per_sample, " documents with BOS/EOS and separators");
   }
 
   static cip_config from_json(const json_config::json& j, std::string_view where = "cip") {
-    json_config::check_keys(j, where,
-                            {"seed", "seq_len", "docs_per_sample", "chunking", "chunks_per_doc", "chunk_tokens",
-                             "window", "separator", "add_bos", "add_eos", "pad", "cip_ratio", "long_ratio",
-                             "short_ratio", "short_reset_positions"});
+    json_config::check_keys(
+        j, where,
+        {"seed", "seq_len", "docs_per_sample", "chunking", "chunks_per_doc", "chunk_tokens", "window", "separator",
+         "add_bos", "add_eos", "pad", "cip_ratio", "long_ratio", "short_ratio", "short_reset_positions"});
     cip_config c;
     json_config::read(j, where, "seed", c.seed);
     json_config::read(j, where, "seq_len", c.seq_len);
@@ -214,7 +214,8 @@ class cip_synthesizer {
       docs.push_back(d);
       const std::size_t len = corpus_->length(d), n = std::min(len, want);
       std::size_t start = 0;
-      if (config_.window == "random" && len > n) start = static_cast<std::size_t>(uniform_int(r, 0, static_cast<std::int64_t>(len - n)));
+      if (config_.window == "random" && len > n)
+        start = static_cast<std::size_t>(uniform_int(r, 0, static_cast<std::int64_t>(len - n)));
       if (config_.chunking == "count") {
         const std::size_t c = config_.chunks_per_doc;
         for (std::size_t j = 0; j < c; ++j) pieces[i].push_back({start + j * n / c, (j + 1) * n / c - j * n / c});
@@ -245,7 +246,8 @@ class cip_synthesizer {
     const std::size_t room = config_.seq_len - (config_.add_bos ? 1u : 0u);
     const std::size_t d = long_docs_.empty() ? draw_doc(r, room, {}) : pick(r, long_docs_);
     const std::size_t len = corpus_->length(d), n = std::min(len, room);
-    const std::size_t start = len > n ? static_cast<std::size_t>(uniform_int(r, 0, static_cast<std::int64_t>(len - n))) : 0;
+    const std::size_t start =
+        len > n ? static_cast<std::size_t>(uniform_int(r, 0, static_cast<std::int64_t>(len - n))) : 0;
     if (config_.add_bos) s.append(special_.bos, 0, -1);
     s.append(corpus_->tokens(d).subspan(start, n), 1, static_cast<std::int32_t>(d));
     finish(s, start + n == len);

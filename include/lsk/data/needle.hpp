@@ -105,20 +105,20 @@ struct needle_item {
   std::string key;         // the asked key
   std::vector<std::string> values;
   std::string prompt, question, answer;
-  std::size_t haystack_tokens = 0;      // sentence tokens of the haystack, needles excluded
+  std::size_t haystack_tokens = 0;       // sentence tokens of the haystack, needles excluded
   std::size_t needle_offset_tokens = 0;  // haystack tokens before the asked key's first needle
   std::size_t needle_count = 0;          // needle sentences placed
 };
 
 namespace needle_detail {
 inline constexpr std::array<std::string_view, 32> adjectives = {
-    "amber", "brave", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly", "keen",
-    "lively", "mellow", "narrow", "olive", "proud", "quiet", "rapid", "silent", "tidy", "upper", "vivid",
-    "wild", "young", "zesty", "bold", "crisp", "deep", "faint", "grand", "humble", "lunar"};
+    "amber",  "brave",  "calm",   "dusty", "eager", "fuzzy", "gentle", "hollow", "icy",    "jolly", "keen",
+    "lively", "mellow", "narrow", "olive", "proud", "quiet", "rapid",  "silent", "tidy",   "upper", "vivid",
+    "wild",   "young",  "zesty",  "bold",  "crisp", "deep",  "faint",  "grand",  "humble", "lunar"};
 inline constexpr std::array<std::string_view, 32> nouns = {
-    "falcon", "harbor", "lantern", "meadow", "orchid", "pebble", "quarry", "river", "saddle", "thistle", "umbrella",
-    "valley", "willow", "anchor", "beacon", "canyon", "dolphin", "ember", "fjord", "glacier", "hermit", "island",
-    "jigsaw", "kettle", "ladder", "marble", "nectar", "oyster", "pilgrim", "quiver", "rocket", "sparrow"};
+    "falcon", "harbor", "lantern", "meadow", "orchid", "pebble",  "quarry",  "river",  "saddle",  "thistle", "umbrella",
+    "valley", "willow", "anchor",  "beacon", "canyon", "dolphin", "ember",   "fjord",  "glacier", "hermit",  "island",
+    "jigsaw", "kettle", "ladder",  "marble", "nectar", "oyster",  "pilgrim", "quiver", "rocket",  "sparrow"};
 
 inline std::string fill_template(std::string_view tmpl, std::string_view key, std::string_view value) {
   std::string out;
@@ -158,7 +158,9 @@ class needle_synthesizer {
 
   const needle_config& config() const { return config_; }
   std::size_t cells() const { return config_.lengths.size() * config_.depths.size(); }
-  std::size_t length_of(std::uint64_t index) const { return config_.lengths[(index % cells()) / config_.depths.size()]; }
+  std::size_t length_of(std::uint64_t index) const {
+    return config_.lengths[(index % cells()) / config_.depths.size()];
+  }
   double depth_of(std::uint64_t index) const { return config_.depths[(index % cells()) % config_.depths.size()]; }
 
   needle_item generate_item(std::uint64_t index) const {
@@ -190,13 +192,16 @@ class needle_synthesizer {
     std::vector<placed> needles;
     for (std::size_t v = 0; v < config_.values_per_key; ++v) {
       item.values.push_back(value());
-      needles.push_back({needle_detail::fill_template(config_.needle_template, keys[0], item.values.back()), v == 0, 0});
+      needles.push_back(
+          {needle_detail::fill_template(config_.needle_template, keys[0], item.values.back()), v == 0, 0});
     }
-    for (std::size_t k = 1; k < nkeys; ++k) needles.push_back({needle_detail::fill_template(config_.needle_template, keys[k], value()), false, 0});
-    item.question = needle_detail::fill_template(config_.values_per_key > 1 ? config_.multi_value_question_template : config_.question_template,
-                         item.key, "");
+    for (std::size_t k = 1; k < nkeys; ++k)
+      needles.push_back({needle_detail::fill_template(config_.needle_template, keys[k], value()), false, 0});
+    item.question = needle_detail::fill_template(
+        config_.values_per_key > 1 ? config_.multi_value_question_template : config_.question_template, item.key, "");
     // 3. the haystack budget
-    std::size_t fixed = tok_->encode(config_.instruction).size() + tok_->encode("\n\nQuestion: " + item.question).size();
+    std::size_t fixed =
+        tok_->encode(config_.instruction).size() + tok_->encode("\n\nQuestion: " + item.question).size();
     fixed += chat_overhead();
     for (const auto& n : needles) fixed += tok_->encode(" " + n.text).size();
     const std::size_t budget = item.length > fixed ? item.length - fixed : 0;

@@ -39,9 +39,9 @@
 namespace lsk::data {
 
 struct packing_config {
-  std::size_t seq_len = 4096;  // inputs per row
-  std::size_t batch_size = 1;  // rows per batch
-  std::string mode = "split";  // "split" or "whole"
+  std::size_t seq_len = 4096;     // inputs per row
+  std::size_t batch_size = 1;     // rows per batch
+  std::string mode = "split";     // "split" or "whole"
   std::string positions = "row";  // "row" or "sample"
   bool mask_cross_segment = true;
   bool drop_last = false;
@@ -54,7 +54,8 @@ struct packing_config {
   }
 
   static packing_config from_json(const json_config::json& j, std::string_view where = "packing") {
-    json_config::check_keys(j, where, {"seq_len", "batch_size", "mode", "positions", "mask_cross_segment", "drop_last"});
+    json_config::check_keys(j, where,
+                            {"seq_len", "batch_size", "mode", "positions", "mask_cross_segment", "drop_last"});
     packing_config c;
     json_config::read(j, where, "seq_len", c.seq_len);
     json_config::read(j, where, "batch_size", c.batch_size);
@@ -204,9 +205,8 @@ class packer {
 // A packer over a range (which must outlive it).
 template <std::ranges::input_range R>
 auto make_packer(R& range, packing_config config, std::int32_t pad_id) {
-  return packer<std::ranges::iterator_t<R>, std::ranges::sentinel_t<R>>(std::ranges::begin(range),
-                                                                         std::ranges::end(range), std::move(config),
-                                                                         pad_id);
+  return packer<std::ranges::iterator_t<R>, std::ranges::sentinel_t<R>>(
+      std::ranges::begin(range), std::ranges::end(range), std::move(config), pad_id);
 }
 
 // Packs every sample of `range`.

@@ -61,10 +61,10 @@ struct sentencepiece_train_config {
   }
 
   static sentencepiece_train_config from_json(const json_config::json& j, std::string_view where = "tokenizer") {
-    json_config::check_keys(j, where,
-                            {"vocab_size", "model_type", "byte_fallback", "split_digits", "seed", "num_threads",
-                             "character_coverage", "max_sentence_length", "input_sentence_size",
-                             "user_defined_symbols"});
+    json_config::check_keys(
+        j, where,
+        {"vocab_size", "model_type", "byte_fallback", "split_digits", "seed", "num_threads", "character_coverage",
+         "max_sentence_length", "input_sentence_size", "user_defined_symbols"});
     sentencepiece_train_config c;
     json_config::read(j, where, "vocab_size", c.vocab_size);
     json_config::read(j, where, "model_type", c.model_type);

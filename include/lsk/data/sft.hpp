@@ -102,7 +102,9 @@ class sft_synthesizer {
         if (has_next) with_next_.push_back(entries_.size() - 1);
       }
     }
-    if (entries_.empty()) raise<config_error>("sft: no sentence of ", config_.min_words, "..", config_.max_words, " words in the documents");
+    if (entries_.empty())
+      raise<config_error>("sft: no sentence of ", config_.min_words, "..", config_.max_words,
+                          " words in the documents");
   }
 
   const sft_config& config() const { return config_; }

@@ -35,8 +35,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <numeric>
 #include <string>
@@ -53,7 +53,7 @@ namespace lsk::data {
 
 struct synl_config {
   std::uint64_t seed = 0;
-  std::size_t target_tokens = 4096;  // tokens of the rendered prompt (table + question)
+  std::size_t target_tokens = 4096;              // tokens of the rendered prompt (table + question)
   std::size_t min_columns = 4, max_columns = 8;  // including "id"
   std::vector<std::string> column_types = {"name", "integer", "decimal", "date", "category"};
   std::vector<std::string> formats = {"markdown", "csv", "jsonl"};
@@ -82,10 +82,10 @@ struct synl_config {
   }
 
   static synl_config from_json(const json_config::json& j, std::string_view where = "synl") {
-    json_config::check_keys(j, where,
-                            {"seed", "target_tokens", "min_columns", "max_columns", "column_types", "formats",
-                             "retrieval_weight", "reasoning_weight", "global_weight", "int_min", "int_max",
-                             "decimal_max_cents", "chat"});
+    json_config::check_keys(
+        j, where,
+        {"seed", "target_tokens", "min_columns", "max_columns", "column_types", "formats", "retrieval_weight",
+         "reasoning_weight", "global_weight", "int_min", "int_max", "decimal_max_cents", "chat"});
     synl_config c;
     json_config::read(j, where, "seed", c.seed);
     json_config::read(j, where, "target_tokens", c.target_tokens);
@@ -116,11 +116,14 @@ struct synl_table {
   };
   std::vector<column> columns;
   std::vector<std::vector<std::int64_t>> rows;
-  std::int64_t key_multiplier = 1, key_offset = 0;  // id of row i: 10000 + (multiplier * i + offset) mod 90000  // per row, per column: key number, integer, cents, day,
-                                                // category index, or name index (first * 64 + last)
+  std::int64_t key_multiplier = 1,
+               key_offset = 0;  // id of row i: 10000 + (multiplier * i + offset) mod 90000  // per row, per column: key
+                                // number, integer, cents, day, category index, or name index (first * 64 + last)
 
   std::string cell(std::size_t row, std::size_t col) const;
-  bool numeric(std::size_t col) const { return columns[col].type == synl_type::integer || columns[col].type == synl_type::decimal; }
+  bool numeric(std::size_t col) const {
+    return columns[col].type == synl_type::integer || columns[col].type == synl_type::decimal;
+  }
 };
 
 // A generated question-answer item, before rendering.
@@ -136,17 +139,18 @@ struct synl_item {
 
 namespace synl_detail {
 inline constexpr std::array<std::string_view, 64> first_names = {
-    "Ada", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jia", "Kai", "Lena", "Milo", "Nia", "Omar", "Pia",
-    "Quin", "Rosa", "Sam", "Tara", "Uma", "Vik", "Wren", "Xavi", "Yara", "Zed", "Abel", "Bea", "Cruz", "Dina", "Emil",
-    "Faye", "Gil", "Hugo", "Iris", "Joel", "Kira", "Liam", "Maya", "Noah", "Olga", "Paul", "Rhea", "Saul", "Tess",
-    "Ugo", "Vera", "Will", "Xena", "Yuri", "Zoe", "Amos", "Bran", "Cleo", "Dora", "Ezra", "Finn", "Greta", "Hal",
-    "Ines", "Jude", "Kofi", "Lars", "Mina"};
+    "Ada",  "Ben",  "Cara", "Dev",  "Eli",  "Fay",   "Gus",  "Hana", "Ivo",  "Jia",  "Kai",  "Lena", "Milo",
+    "Nia",  "Omar", "Pia",  "Quin", "Rosa", "Sam",   "Tara", "Uma",  "Vik",  "Wren", "Xavi", "Yara", "Zed",
+    "Abel", "Bea",  "Cruz", "Dina", "Emil", "Faye",  "Gil",  "Hugo", "Iris", "Joel", "Kira", "Liam", "Maya",
+    "Noah", "Olga", "Paul", "Rhea", "Saul", "Tess",  "Ugo",  "Vera", "Will", "Xena", "Yuri", "Zoe",  "Amos",
+    "Bran", "Cleo", "Dora", "Ezra", "Finn", "Greta", "Hal",  "Ines", "Jude", "Kofi", "Lars", "Mina"};
 inline constexpr std::array<std::string_view, 64> last_names = {
-    "Abbott", "Baker", "Chen", "Diaz", "Evans", "Fox", "Garcia", "Hale", "Ito", "Jones", "Khan", "Lopez", "Moore",
-    "Nolan", "Ortiz", "Park", "Quinn", "Reyes", "Silva", "Tanaka", "Usman", "Vance", "Wong", "Xu", "Young", "Zhou",
-    "Adler", "Brooks", "Costa", "Dunn", "Ellis", "Frost", "Gray", "Hayes", "Ibsen", "Jensen", "Klein", "Lund",
-    "Meyer", "Novak", "Olsen", "Perez", "Rossi", "Stone", "Tran", "Ueda", "Voss", "Walsh", "Yates", "Zeller", "Ames",
-    "Bell", "Cole", "Drake", "Engel", "Ford", "Grant", "Hunt", "Ivers", "Joyce", "Kerr", "Lowe", "Marsh", "Nash"};
+    "Abbott", "Baker", "Chen",   "Diaz",  "Evans", "Fox",    "Garcia", "Hale",  "Ito",    "Jones", "Khan",
+    "Lopez",  "Moore", "Nolan",  "Ortiz", "Park",  "Quinn",  "Reyes",  "Silva", "Tanaka", "Usman", "Vance",
+    "Wong",   "Xu",    "Young",  "Zhou",  "Adler", "Brooks", "Costa",  "Dunn",  "Ellis",  "Frost", "Gray",
+    "Hayes",  "Ibsen", "Jensen", "Klein", "Lund",  "Meyer",  "Novak",  "Olsen", "Perez",  "Rossi", "Stone",
+    "Tran",   "Ueda",  "Voss",   "Walsh", "Yates", "Zeller", "Ames",   "Bell",  "Cole",   "Drake", "Engel",
+    "Ford",   "Grant", "Hunt",   "Ivers", "Joyce", "Kerr",   "Lowe",   "Marsh", "Nash"};
 struct type_names {
   synl_type type;
   std::array<std::string_view, 8> names;
@@ -250,16 +254,17 @@ class synl_synthesizer {
     const std::size_t probe = tok_->encode(serialize(table, item.format, 8)).size();
     const std::size_t header = tok_->encode(serialize(table, item.format, 0)).size();
     const double per_row = std::max(1.0, static_cast<double>(probe - std::min(probe, header)) / 8.0);
-    const std::size_t budget = config_.target_tokens > overhead + header ? config_.target_tokens - overhead - header : 0;
+    const std::size_t budget =
+        config_.target_tokens > overhead + header ? config_.target_tokens - overhead - header : 0;
     std::size_t n = std::clamp<std::size_t>(static_cast<std::size_t>(static_cast<double>(budget) / per_row), 3, 89999);
     grow(n);
     std::size_t tokens = 0;
     for (int attempt = 0; attempt < 4; ++attempt) {
       tokens = tok_->encode(serialize(table, item.format, n)).size() + overhead;
       if (tokens <= config_.target_tokens || n <= 3) break;
-      n = std::max<std::size_t>(3, static_cast<std::size_t>(static_cast<double>(n) *
-                                                             static_cast<double>(config_.target_tokens) /
-                                                             static_cast<double>(tokens) * 0.995));
+      n = std::max<std::size_t>(
+          3, static_cast<std::size_t>(static_cast<double>(n) * static_cast<double>(config_.target_tokens) /
+                                      static_cast<double>(tokens) * 0.995));
     }
     table.rows.resize(n);
     item.rows = n;
@@ -350,8 +355,8 @@ class synl_synthesizer {
     using namespace synl_detail;
     synl_table t;
     t.columns.push_back({"id", synl_type::key, {}});
-    const auto ncols = static_cast<std::size_t>(uniform_int(r, static_cast<std::int64_t>(config_.min_columns),
-                                                            static_cast<std::int64_t>(config_.max_columns)));
+    const auto ncols = static_cast<std::size_t>(
+        uniform_int(r, static_cast<std::int64_t>(config_.min_columns), static_cast<std::int64_t>(config_.max_columns)));
     std::vector<synl_type> types = {synl_type::category, synl_type::integer};
     while (types.size() + 1 < ncols) {
       const std::string& name = pick(r, config_.column_types);
@@ -423,7 +428,8 @@ class synl_synthesizer {
     const double total = config_.retrieval_weight + config_.reasoning_weight + config_.global_weight;
     const double u = r.uniform01_d() * total;
     const std::size_t n = t.rows.size();
-    const auto numeric = columns_of(t, [](synl_type ty) { return ty == synl_type::integer || ty == synl_type::decimal; });
+    const auto numeric =
+        columns_of(t, [](synl_type ty) { return ty == synl_type::integer || ty == synl_type::decimal; });
     const auto integers = columns_of(t, [](synl_type ty) { return ty == synl_type::integer; });
     const auto categories = columns_of(t, [](synl_type ty) { return ty == synl_type::category; });
     const auto values = columns_of(t, [](synl_type ty) { return ty != synl_type::key; });
@@ -489,14 +495,14 @@ class synl_synthesizer {
         q = "Among the rows whose " + col(cat) + " is " + value_text + ", which has the largest " + col(num) +
             "? If several tie, give the first in table order; if none match, answer none. Think step by step.";
         a += "Step 2: the largest " + col(num) + " among them is " + (matches ? t.cell(best, num) : "none") +
-             (matches ? std::string(", first in row ") + t.cell(best, 0) : std::string()) + ".\nAnswer: " +
-             (matches ? t.cell(best, 0) : std::string("none"));
+             (matches ? std::string(", first in row ") + t.cell(best, 0) : std::string()) +
+             ".\nAnswer: " + (matches ? t.cell(best, 0) : std::string("none"));
       } else {
         item.task = "filter_sum";
         q = "What is the total " + col(num) + " of the rows whose " + col(cat) + " is " + value_text +
             "? Think step by step.";
-        a += std::string("Step 2: the sum of ") + std::to_string(matches) + " values is " + sum_text(num, sum) + ".\nAnswer: " +
-             sum_text(num, sum);
+        a += std::string("Step 2: the sum of ") + std::to_string(matches) + " values is " + sum_text(num, sum) +
+             ".\nAnswer: " + sum_text(num, sum);
       }
       return;
     }

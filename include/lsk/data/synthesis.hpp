@@ -63,8 +63,8 @@ inline std::vector<std::string> split_sentences(std::string_view text, std::size
         for (;;) {
           if (body.ends_with("\xE2\x80\x9D") || body.ends_with("\xE2\x80\x99")) {
             body.remove_suffix(3);
-          } else if (!body.empty() && (body.back() == '"' || body.back() == '\'' || body.back() == ')' ||
-                                       body.back() == ']')) {
+          } else if (!body.empty() &&
+                     (body.back() == '"' || body.back() == '\'' || body.back() == ')' || body.back() == ']')) {
             body.remove_suffix(1);
           } else {
             break;
