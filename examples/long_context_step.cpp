@@ -38,8 +38,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  lsk::index_t tokens = 131072, layers = 2, hidden = 64, heads = 2, kv_heads = 1, vocab = 512, ffn = 172,
-               documents = 0;
+  lsk::index_t tokens = 131072, layers = 2, hidden = 64, heads = 2, kv_heads = 1, vocab = 512, ffn = 172, documents = 0;
   std::string attention = "tiled";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view key = argv[i];
@@ -49,14 +48,22 @@ int main(int argc, char** argv) {
       continue;
     }
     const lsk::index_t v = std::atoll(value);
-    if (key == "--tokens") tokens = v;
-    else if (key == "--layers") layers = v;
-    else if (key == "--hidden") hidden = v;
-    else if (key == "--heads") heads = v;
-    else if (key == "--kv-heads") kv_heads = v;
-    else if (key == "--vocab") vocab = v;
-    else if (key == "--ffn") ffn = v;
-    else if (key == "--documents") documents = v;
+    if (key == "--tokens")
+      tokens = v;
+    else if (key == "--layers")
+      layers = v;
+    else if (key == "--hidden")
+      hidden = v;
+    else if (key == "--heads")
+      heads = v;
+    else if (key == "--kv-heads")
+      kv_heads = v;
+    else if (key == "--vocab")
+      vocab = v;
+    else if (key == "--ffn")
+      ffn = v;
+    else if (key == "--documents")
+      documents = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -75,11 +82,12 @@ int main(int argc, char** argv) {
     c.attention = lsk::attention::parse_attention_kind(attention);
     c.validate();
     const double naive_gib = double(layers) * double(heads) * double(tokens) * double(tokens) * 4.0 / (1 << 30);
-    std::printf("model: %lld layers, hidden %lld, %lld heads / %lld kv heads (head_dim %lld), vocab %lld, ffn %lld, "
-                "%lld parameters\n",
-                static_cast<long long>(layers), static_cast<long long>(hidden), static_cast<long long>(heads),
-                static_cast<long long>(kv_heads), static_cast<long long>(c.head_size()), static_cast<long long>(vocab),
-                static_cast<long long>(ffn), static_cast<long long>(c.parameter_count()));
+    std::printf(
+        "model: %lld layers, hidden %lld, %lld heads / %lld kv heads (head_dim %lld), vocab %lld, ffn %lld, "
+        "%lld parameters\n",
+        static_cast<long long>(layers), static_cast<long long>(hidden), static_cast<long long>(heads),
+        static_cast<long long>(kv_heads), static_cast<long long>(c.head_size()), static_cast<long long>(vocab),
+        static_cast<long long>(ffn), static_cast<long long>(c.parameter_count()));
     std::printf("sequence: %lld tokens, %lld documents, attention %s (naive probabilities would need %.1f GiB)\n",
                 static_cast<long long>(tokens), static_cast<long long>(documents), attention.c_str(), naive_gib);
     std::fflush(stdout);

@@ -47,8 +47,7 @@ double peak_rss_mib() {
 struct inputs {
   att::attention_shape s;
   tensor<float> q, k, v, dout, out, dq, dk, dv;
-  inputs(index_t len, index_t heads, index_t kv_heads, index_t head_dim)
-      : s{1, len, len, heads, kv_heads, head_dim} {
+  inputs(index_t len, index_t heads, index_t kv_heads, index_t head_dim) : s{1, len, len, heads, kv_heads, head_dim} {
     lsk::rng g(42);
     q = lsk::testing::random_tensor<float>(g, shape{len, heads, head_dim});
     k = lsk::testing::random_tensor<float>(g, shape{len, kv_heads, head_dim});
@@ -126,7 +125,17 @@ BENCHMARK(tiled_fwd)->Name("tiled_fwd_gqa")->Apply(gqa_shapes)->Unit(benchmark::
 BENCHMARK(tiled_fwdbwd)->Name("tiled_fwdbwd_gqa")->Apply(gqa_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(naive_fwd)->Apply(naive_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(naive_fwdbwd)->Apply(naive_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(tiled_fwd)->Name("tiled_fwd_long")->Apply(long_shapes)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
-BENCHMARK(tiled_fwdbwd)->Name("tiled_fwdbwd_long")->Apply(long_shapes)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+BENCHMARK(tiled_fwd)
+    ->Name("tiled_fwd_long")
+    ->Apply(long_shapes)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+BENCHMARK(tiled_fwdbwd)
+    ->Name("tiled_fwdbwd_long")
+    ->Apply(long_shapes)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
 
 BENCHMARK_MAIN();

@@ -70,11 +70,12 @@ int check_ring(lsk::dist::mpi_communicator& comm, index_t chunk, index_t heads, 
   const double errs[] = {max_rel(lo, eo), max_rel(ll, el), max_rel(ldq, edq), max_rel(ldk, edk), max_rel(ldv, edv)};
   int failed = 0;
   for (double e : errs) failed += !(e <= 1e-5);
-  std::printf("rank %d/%d ring seq_len %lld heads %lld/%lld head_dim %lld documents %d: max rel err out %.2e lse %.2e "
-              "dq %.2e dk %.2e dv %.2e %s\n",
-              r, comm.size(), static_cast<long long>(N), static_cast<long long>(heads),
-              static_cast<long long>(kv_heads), static_cast<long long>(head_dim), int(documents), errs[0], errs[1],
-              errs[2], errs[3], errs[4], failed ? "FAILED" : "ok");
+  std::printf(
+      "rank %d/%d ring seq_len %lld heads %lld/%lld head_dim %lld documents %d: max rel err out %.2e lse %.2e "
+      "dq %.2e dk %.2e dv %.2e %s\n",
+      r, comm.size(), static_cast<long long>(N), static_cast<long long>(heads), static_cast<long long>(kv_heads),
+      static_cast<long long>(head_dim), int(documents), errs[0], errs[1], errs[2], errs[3], errs[4],
+      failed ? "FAILED" : "ok");
   return failed;
 }
 

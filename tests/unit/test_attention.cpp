@@ -67,10 +67,12 @@ struct problem {
 };
 
 problem random_problem(lsk::rng& g, att::attention_shape s, index_t documents) {
-  problem p{s, lsk::testing::random_tensor<double>(g, shape{s.batch * s.q_len, s.heads, s.head_dim}),
+  problem p{s,
+            lsk::testing::random_tensor<double>(g, shape{s.batch * s.q_len, s.heads, s.head_dim}),
             lsk::testing::random_tensor<double>(g, shape{s.batch * s.k_len, s.kv_heads, s.head_dim}),
             lsk::testing::random_tensor<double>(g, shape{s.batch * s.k_len, s.kv_heads, s.head_dim}),
-            lsk::testing::random_tensor<double>(g, shape{s.batch * s.q_len, s.heads, s.head_dim}), {}};
+            lsk::testing::random_tensor<double>(g, shape{s.batch * s.q_len, s.heads, s.head_dim}),
+            {}};
   if (documents > 0) {
     // Sorted document ids with random boundaries (as a packer makes them).
     p.docs = tensor<std::int32_t>(shape{s.batch * s.k_len});
@@ -95,8 +97,8 @@ attention_result naive_reference(const problem& p, double scale) {
   attention_result r{tensor<double>(p.q.extents()), tensor<double>(shape{s.batch * s.q_len, s.heads}),
                      tensor<double>(p.q.extents()), tensor<double>(p.k.extents()), tensor<double>(p.k.extents())};
   naive.forward(be, s, p.mask(), p.q.view(), p.k.view(), p.v.view(), scale, saved.view(), r.out.view());
-  naive.backward(be, s, p.mask(), p.q.view(), p.k.view(), p.v.view(), r.out.view(), saved.view(), p.dout.view(),
-                 scale, scratch.view(), r.dq.view(), r.dk.view(), r.dv.view());
+  naive.backward(be, s, p.mask(), p.q.view(), p.k.view(), p.v.view(), r.out.view(), saved.view(), p.dout.view(), scale,
+                 scratch.view(), r.dq.view(), r.dk.view(), r.dv.view());
   const index_t r_ = s.group(), off = s.k_len - s.q_len;
   for (index_t b = 0; b < s.batch; ++b) {
     for (index_t i = 0; i < s.q_len; ++i) {
@@ -166,15 +168,15 @@ TEST_CASE("tiled attention matches the naive one over random shapes (f32)", "[at
                                        : 8 * (1 + static_cast<index_t>(g.below(12)));
     const index_t q_len = 1 + static_cast<index_t>(g.below(150));
     const index_t extra = trial % 3 == 2 ? static_cast<index_t>(g.below(40)) : 0;
-    const att::attention_shape s{1 + static_cast<index_t>(g.below(2)), q_len, q_len + extra, kv_heads * ratio,
-                                 kv_heads, head_dim};
+    const att::attention_shape s{
+        1 + static_cast<index_t>(g.below(2)), q_len, q_len + extra, kv_heads * ratio, kv_heads, head_dim};
     const index_t documents = trial % 2 == 1 ? 1 + static_cast<index_t>(g.below(5)) : 0;
     const att::tile_config tiles = trial % 4 == 3 ? att::tile_config{}
                                                   : att::tile_config{8 + 8 * static_cast<index_t>(g.below(4)),
                                                                      4 + static_cast<index_t>(g.below(29))};
     INFO("trial " << trial << ": batch " << s.batch << " q_len " << s.q_len << " k_len " << s.k_len << " heads "
-                  << s.heads << " kv_heads " << s.kv_heads << " head_dim " << s.head_dim << " documents "
-                  << documents << " tiles " << tiles.query_rows << "x" << tiles.key_tile);
+                  << s.heads << " kv_heads " << s.kv_heads << " head_dim " << s.head_dim << " documents " << documents
+                  << " tiles " << tiles.query_rows << "x" << tiles.key_tile);
     const auto p = random_problem(g, s, documents);
     const double scale = 1.0 / std::sqrt(double(head_dim));
     const auto expected = naive_reference(p, scale);
@@ -193,21 +195,20 @@ TEST_CASE("tiled attention: a document mask equals separate sequences", "[attent
   const double scale = 0.17;
   const auto packed = run_tiled<double>(p, scale, {16, 8});
   for (auto [begin, len] : {std::pair<index_t, index_t>{0, 37}, {37, 50}}) {
-    problem one{{1, len, len, 4, 2, 32},
-                tensor<double>(shape{len, 4, 32}),
-                tensor<double>(shape{len, 2, 32}),
-                tensor<double>(shape{len, 2, 32}),
-                tensor<double>(shape{len, 4, 32}),
-                {}};
+    problem one{{1, len, len, 4, 2, 32},           tensor<double>(shape{len, 4, 32}), tensor<double>(shape{len, 2, 32}),
+                tensor<double>(shape{len, 2, 32}), tensor<double>(shape{len, 4, 32}), {}};
     for (index_t t = 0; t < len; ++t) {
       for (index_t e = 0; e < 4 * 32; ++e) {
-        one.q.values()[static_cast<std::size_t>(t * 128 + e)] = p.q.values()[static_cast<std::size_t>((begin + t) * 128 + e)];
+        one.q.values()[static_cast<std::size_t>(t * 128 + e)] =
+            p.q.values()[static_cast<std::size_t>((begin + t) * 128 + e)];
         one.dout.values()[static_cast<std::size_t>(t * 128 + e)] =
             p.dout.values()[static_cast<std::size_t>((begin + t) * 128 + e)];
       }
       for (index_t e = 0; e < 2 * 32; ++e) {
-        one.k.values()[static_cast<std::size_t>(t * 64 + e)] = p.k.values()[static_cast<std::size_t>((begin + t) * 64 + e)];
-        one.v.values()[static_cast<std::size_t>(t * 64 + e)] = p.v.values()[static_cast<std::size_t>((begin + t) * 64 + e)];
+        one.k.values()[static_cast<std::size_t>(t * 64 + e)] =
+            p.k.values()[static_cast<std::size_t>((begin + t) * 64 + e)];
+        one.v.values()[static_cast<std::size_t>(t * 64 + e)] =
+            p.v.values()[static_cast<std::size_t>((begin + t) * 64 + e)];
       }
     }
     const auto alone = run_tiled<double>(one, scale, {16, 8});
@@ -236,7 +237,7 @@ TEST_CASE("tiled attention rejects bad shapes with shape_error", "[attention][ti
                   lsk::shape_error);
   CHECK_THROWS_AS(att::tiled_forward<float>(s, {}, q.view(), k.view(), k.view(), 1.0f, short_lse.view(), out.view()),
                   lsk::shape_error);
-  CHECK_THROWS_AS(att::tiled_forward<float>({1, 4, 4, 3, 2, 8}, {}, q.view(), k.view(), k.view(), 1.0f, lse.view(),
-                                            out.view()),
-                  lsk::shape_error);
+  CHECK_THROWS_AS(
+      att::tiled_forward<float>({1, 4, 4, 3, 2, 8}, {}, q.view(), k.view(), k.view(), 1.0f, lse.view(), out.view()),
+      lsk::shape_error);
 }

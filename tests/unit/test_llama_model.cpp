@@ -103,7 +103,8 @@ void finite_difference_check(const llama_config& c, bool documents = false) {
       const double down = m.forward(be, batch).loss;
       w.values()[j] = saved;
       const double numeric = (up - down) / (2 * h);
-      INFO(B::name << " " << to_string(c.attention) << ": " << name << "[" << j << "] backward " << grad->values()[j] << " vs " << numeric);
+      INFO(B::name << " " << to_string(c.attention) << ": " << name << "[" << j << "] backward " << grad->values()[j]
+                   << " vs " << numeric);
       REQUIRE(std::abs(numeric - grad->values()[j]) <= 1e-6 * scale + 1e-9);
       ++checked;
     }

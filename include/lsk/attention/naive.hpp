@@ -44,7 +44,6 @@ tensor_view<T> probs_of(tensor_view<T> p, index_t b, index_t h0, index_t count) 
 }
 }  // namespace detail
 
-
 // probs: (batch, heads, q_len, k_len) scratch kept for backward.
 template <Backend B, real_scalar T>
 void naive_forward(B& be, const attention_shape& s, const_view<T> q, const_view<T> k, const_view<T> v, T scale,
@@ -145,15 +144,18 @@ struct naive_attention {
   index_t scratch_size(const attention_shape& s) const { return saved_size(s); }
 
   template <Backend B, real_scalar T>
-  void forward(B& be, const attention_shape& s, const attention_mask& mask, std::type_identity_t<const_view<T>> q, std::type_identity_t<const_view<T>> k,
-               std::type_identity_t<const_view<T>> v, std::type_identity_t<T> scale, tensor_view<T> saved, tensor_view<T> out) const {
+  void forward(B& be, const attention_shape& s, const attention_mask& mask, std::type_identity_t<const_view<T>> q,
+               std::type_identity_t<const_view<T>> k, std::type_identity_t<const_view<T>> v,
+               std::type_identity_t<T> scale, tensor_view<T> saved, tensor_view<T> out) const {
     naive_forward<B, T>(be, s, mask, q, k, v, scale, probs_view(saved, s), out);
   }
 
   template <Backend B, real_scalar T>
-  void backward(B& be, const attention_shape& s, const attention_mask&, std::type_identity_t<const_view<T>> q, std::type_identity_t<const_view<T>> k,
-                std::type_identity_t<const_view<T>> v, std::type_identity_t<const_view<T>>, std::type_identity_t<const_view<T>> saved, std::type_identity_t<const_view<T>> dout, std::type_identity_t<T> scale,
-                tensor_view<T> scratch, tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv) const {
+  void backward(B& be, const attention_shape& s, const attention_mask&, std::type_identity_t<const_view<T>> q,
+                std::type_identity_t<const_view<T>> k, std::type_identity_t<const_view<T>> v,
+                std::type_identity_t<const_view<T>>, std::type_identity_t<const_view<T>> saved,
+                std::type_identity_t<const_view<T>> dout, std::type_identity_t<T> scale, tensor_view<T> scratch,
+                tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv) const {
     naive_backward<B, T>(be, s, q, k, v, probs_view(saved, s), dout, scale, probs_view(scratch, s), dq, dk, dv);
   }
 

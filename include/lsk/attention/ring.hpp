@@ -48,8 +48,8 @@ struct ring_shape {
   }
   void check() const {
     if (ranks <= 0 || seq_len <= 0 || seq_len % (2 * ranks) != 0) {
-      raise<shape_error>("ring attention: seq_len ", seq_len, " must be a positive multiple of 2 * ranks = ",
-                         2 * ranks);
+      raise<shape_error>("ring attention: seq_len ", seq_len,
+                         " must be a positive multiple of 2 * ranks = ", 2 * ranks);
     }
     check_attention_shape({1, seq_len, seq_len, heads, kv_heads, head_dim});
   }
@@ -63,7 +63,8 @@ void zigzag_shard(const ring_shape& s, int rank, std::span<const T> global, std:
   const std::size_t c = static_cast<std::size_t>(s.chunk()) * row;
   for (int w = 0; w < 2; ++w) {
     const auto begin = static_cast<std::size_t>(s.chunk_begin(rank, w)) * row;
-    std::copy(global.begin() + static_cast<std::ptrdiff_t>(begin), global.begin() + static_cast<std::ptrdiff_t>(begin + c),
+    std::copy(global.begin() + static_cast<std::ptrdiff_t>(begin),
+              global.begin() + static_cast<std::ptrdiff_t>(begin + c),
               local.begin() + static_cast<std::ptrdiff_t>(w * c));
   }
 }
@@ -73,7 +74,8 @@ void zigzag_unshard(const ring_shape& s, int rank, std::span<const T> local, std
   const std::size_t c = static_cast<std::size_t>(s.chunk()) * row;
   for (int w = 0; w < 2; ++w) {
     const auto begin = static_cast<std::size_t>(s.chunk_begin(rank, w)) * row;
-    std::copy(local.begin() + static_cast<std::ptrdiff_t>(w * c), local.begin() + static_cast<std::ptrdiff_t>((w + 1) * c),
+    std::copy(local.begin() + static_cast<std::ptrdiff_t>(w * c),
+              local.begin() + static_cast<std::ptrdiff_t>((w + 1) * c),
               global.begin() + static_cast<std::ptrdiff_t>(begin));
   }
 }
@@ -96,7 +98,8 @@ void merge_partial(index_t rows, index_t head_dim, const T* part_out, const T* p
     const T m = std::max(a, b);
     const T wa = std::exp(a - m), wb = std::exp(b - m), sum = wa + wb;
     const T ca = wa / sum, cb = wb / sum;
-    for (index_t e = 0; e < head_dim; ++e) out[i * head_dim + e] = ca * out[i * head_dim + e] + cb * part_out[i * head_dim + e];
+    for (index_t e = 0; e < head_dim; ++e)
+      out[i * head_dim + e] = ca * out[i * head_dim + e] + cb * part_out[i * head_dim + e];
     lse[i] = m + std::log(sum);
   }
 }
@@ -146,7 +149,8 @@ void ring_forward(C& comm, const ring_shape& s, const attention_mask& mask, std:
                   std::span<const T> v, T scale, std::span<T> out, std::span<T> lse, const tile_config& cfg = {}) {
   using namespace ring_detail;
   s.check();
-  if (comm.size() != s.ranks) raise<shape_error>("ring attention: shape for ", s.ranks, " ranks, communicator has ", comm.size());
+  if (comm.size() != s.ranks)
+    raise<shape_error>("ring attention: shape for ", s.ranks, " ranks, communicator has ", comm.size());
   check_local<T>(s, "q", q, s.heads);
   check_local<T>(s, "out", out, s.heads);
   check_local<T>(s, "k", k, s.kv_heads);
@@ -167,9 +171,9 @@ void ring_forward(C& comm, const ring_shape& s, const attention_mask& mask, std:
       for (int ka = 0; ka < 2; ++ka) {
         const index_t q_begin = s.chunk_begin(r, qa), k_begin = s.chunk_begin(owner, ka);
         if (k_begin > q_begin + c - 1) continue;  // entirely above the diagonal
-        const auto blk = pair_block<T>(s, q.data() + qa * q_chunk, q_begin, cur.data() + ka * kv_chunk,
-                                       cur.data() + static_cast<std::ptrdiff_t>(kv_elems) + ka * kv_chunk, k_begin, docs,
-                                       scale);
+        const auto blk =
+            pair_block<T>(s, q.data() + qa * q_chunk, q_begin, cur.data() + ka * kv_chunk,
+                          cur.data() + static_cast<std::ptrdiff_t>(kv_elems) + ka * kv_chunk, k_begin, docs, scale);
         tiled_forward_block(blk, part_out.data(), part_lse.data(), cfg);
         merge_partial(c * s.heads, s.head_dim, part_out.data(), part_lse.data(), out.data() + qa * q_chunk,
                       lse.data() + qa * c * s.heads);
@@ -190,7 +194,8 @@ void ring_backward(C& comm, const ring_shape& s, const attention_mask& mask, std
                    T scale, std::span<T> dq, std::span<T> dk, std::span<T> dv, const tile_config& cfg = {}) {
   using namespace ring_detail;
   s.check();
-  if (comm.size() != s.ranks) raise<shape_error>("ring attention: shape for ", s.ranks, " ranks, communicator has ", comm.size());
+  if (comm.size() != s.ranks)
+    raise<shape_error>("ring attention: shape for ", s.ranks, " ranks, communicator has ", comm.size());
   check_local<T>(s, "q", q, s.heads);
   check_local<T>(s, "out", out, s.heads);
   check_local<T>(s, "dout", dout, s.heads);
@@ -235,8 +240,8 @@ void ring_backward(C& comm, const ring_shape& s, const attention_mask& mask, std
       std::swap(cur, next);
     }
   }
-  std::copy(cur.begin() + static_cast<std::ptrdiff_t>(2 * kv_elems), cur.begin() + static_cast<std::ptrdiff_t>(3 * kv_elems),
-            dk.begin());
+  std::copy(cur.begin() + static_cast<std::ptrdiff_t>(2 * kv_elems),
+            cur.begin() + static_cast<std::ptrdiff_t>(3 * kv_elems), dk.begin());
   std::copy(cur.begin() + static_cast<std::ptrdiff_t>(3 * kv_elems), cur.end(), dv.begin());
 }
 

@@ -49,10 +49,10 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <mutex>
 #include <vector>
 
 #include "lsk/attention/mask.hpp"
@@ -304,10 +304,8 @@ void tiled_backward_block(const attention_block<T>& blk, const T* dout, const T*
       const index_t kt = item % tl.k_tiles;  // early key tiles see the most queries: first
       const index_t g = (item / tl.k_tiles) % KH, b = item / (tl.k_tiles * KH);
       const index_t s0 = tl.k0(kt), nk = tl.k1(kt) - s0;
-      const const_rows<T> kmat(blk.k + b * blk.k_batch_stride + (s0 * KH + g) * d, nk, d,
-                               Eigen::OuterStride<>(KH * d));
-      const const_rows<T> vmat(blk.v + b * blk.k_batch_stride + (s0 * KH + g) * d, nk, d,
-                               Eigen::OuterStride<>(KH * d));
+      const const_rows<T> kmat(blk.k + b * blk.k_batch_stride + (s0 * KH + g) * d, nk, d, Eigen::OuterStride<>(KH * d));
+      const const_rows<T> vmat(blk.v + b * blk.k_batch_stride + (s0 * KH + g) * d, nk, d, Eigen::OuterStride<>(KH * d));
       dkt.setZero(nk, d);
       dvt.setZero(nk, d);
       for (index_t qt = 0; qt < tl.q_tiles; ++qt) {
@@ -393,13 +391,16 @@ void check_tiled(std::string_view op, const attention_shape& s, const attention_
   check_attention_shape(s);
   const shape qs{s.batch * s.q_len, s.heads, s.head_dim}, ks{s.batch * s.k_len, s.kv_heads, s.head_dim};
   for (const auto& [what, x] : q_like) {
-    if (x.extents() != qs || !x.is_contiguous()) raise<shape_error>(op, ": ", what, " must be contiguous ", qs.str(), ", got ", x.extents().str());
+    if (x.extents() != qs || !x.is_contiguous())
+      raise<shape_error>(op, ": ", what, " must be contiguous ", qs.str(), ", got ", x.extents().str());
   }
   for (const auto& [what, x] : kv_like) {
-    if (x.extents() != ks || !x.is_contiguous()) raise<shape_error>(op, ": ", what, " must be contiguous ", ks.str(), ", got ", x.extents().str());
+    if (x.extents() != ks || !x.is_contiguous())
+      raise<shape_error>(op, ": ", what, " must be contiguous ", ks.str(), ", got ", x.extents().str());
   }
   if (lse_size < s.batch * s.q_len * s.heads) {
-    raise<shape_error>(op, ": lse holds ", lse_size, " elements, needs batch * q_len * heads = ", s.batch * s.q_len * s.heads);
+    raise<shape_error>(op, ": lse holds ", lse_size,
+                       " elements, needs batch * q_len * heads = ", s.batch * s.q_len * s.heads);
   }
   if (mask.by_document() && mask.documents.numel() != s.batch * s.k_len) {
     raise<shape_error>(op, ": ", mask.documents.numel(), " document ids for ", s.batch, " x ", s.k_len, " keys");
@@ -413,7 +414,8 @@ void tiled_forward(const attention_shape& s, const attention_mask& mask, const_v
                    const_view<T> v, T scale, tensor_view<T> lse, tensor_view<T> out, const tile_config& cfg = {}) {
   tiled_detail::check_tiled<T>("tiled attention forward", s, mask, {{"q", q}, {"out", out}}, {{"k", k}, {"v", v}},
                                lse.numel());
-  tiled_forward_block(tiled_detail::block_of(s, mask, q.data(), k.data(), v.data(), scale), out.data(), lse.data(), cfg);
+  tiled_forward_block(tiled_detail::block_of(s, mask, q.data(), k.data(), v.data(), scale), out.data(), lse.data(),
+                      cfg);
 }
 
 // Writes (overwrites) dq, dk, dv. delta: scratch of batch * q_len * heads elements.
@@ -423,8 +425,8 @@ void tiled_backward(const attention_shape& s, const attention_mask& mask, const_
                     tensor_view<T> delta, tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv,
                     const tile_config& cfg = {}) {
   tiled_detail::check_tiled<T>("tiled attention backward", s, mask,
-                               {{"q", q}, {"out", out}, {"dout", dout}, {"dq", dq}}, {{"k", k}, {"v", v}, {"dk", dk}, {"dv", dv}},
-                               std::min(lse.numel(), delta.numel()));
+                               {{"q", q}, {"out", out}, {"dout", dout}, {"dq", dq}},
+                               {{"k", k}, {"v", v}, {"dk", dk}, {"dv", dv}}, std::min(lse.numel(), delta.numel()));
   std::fill(dq.data(), dq.data() + dq.numel(), T(0));
   std::fill(dk.data(), dk.data() + dk.numel(), T(0));
   std::fill(dv.data(), dv.data() + dv.numel(), T(0));
@@ -444,16 +446,19 @@ struct tiled_attention {
   index_t scratch_size(const attention_shape& s) const { return s.batch * s.q_len * s.heads; }
 
   template <Backend B, real_scalar T>
-  void forward(B&, const attention_shape& s, const attention_mask& mask, std::type_identity_t<const_view<T>> q, std::type_identity_t<const_view<T>> k,
-               std::type_identity_t<const_view<T>> v, std::type_identity_t<T> scale, tensor_view<T> saved, tensor_view<T> out) const {
+  void forward(B&, const attention_shape& s, const attention_mask& mask, std::type_identity_t<const_view<T>> q,
+               std::type_identity_t<const_view<T>> k, std::type_identity_t<const_view<T>> v,
+               std::type_identity_t<T> scale, tensor_view<T> saved, tensor_view<T> out) const {
     static_assert(B::memory == memory_space::host, "the tiled attention runs on host memory");
     tiled_forward<T>(s, mask, q, k, v, scale, saved, out, tiles);
   }
 
   template <Backend B, real_scalar T>
-  void backward(B&, const attention_shape& s, const attention_mask& mask, std::type_identity_t<const_view<T>> q, std::type_identity_t<const_view<T>> k,
-                std::type_identity_t<const_view<T>> v, std::type_identity_t<const_view<T>> out, std::type_identity_t<const_view<T>> saved, std::type_identity_t<const_view<T>> dout, std::type_identity_t<T> scale,
-                tensor_view<T> scratch, tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv) const {
+  void backward(B&, const attention_shape& s, const attention_mask& mask, std::type_identity_t<const_view<T>> q,
+                std::type_identity_t<const_view<T>> k, std::type_identity_t<const_view<T>> v,
+                std::type_identity_t<const_view<T>> out, std::type_identity_t<const_view<T>> saved,
+                std::type_identity_t<const_view<T>> dout, std::type_identity_t<T> scale, tensor_view<T> scratch,
+                tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv) const {
     static_assert(B::memory == memory_space::host, "the tiled attention runs on host memory");
     tiled_backward<T>(s, mask, q, k, v, out, saved, dout, scale, scratch, dq, dk, dv, tiles);
   }

@@ -37,9 +37,9 @@
 namespace lsk {
 
 template <class A, class B, class T>
-concept attention_for = Backend<B> && requires(const A& a, B& be, const attention::attention_shape& s,
-                                                const attention::attention_mask& m, const_view<T> x, T scale,
-                                                tensor_view<T> y) {
+concept attention_for = Backend<B> &&
+    requires(const A& a, B& be, const attention::attention_shape& s, const attention::attention_mask& m,
+             const_view<T> x, T scale, tensor_view<T> y) {
   { a.saved_size(s) } -> std::same_as<index_t>;
   { a.scratch_size(s) } -> std::same_as<index_t>;
   { a.forward(be, s, m, x, x, x, scale, y, y) } -> std::same_as<void>;
@@ -50,6 +50,7 @@ concept attention_for = Backend<B> && requires(const A& a, B& be, const attentio
 template <class A, class B>
 concept Attention = requires {
   { A::name } -> std::convertible_to<std::string_view>;
-} && attention_for<A, B, float>;
+}
+&&attention_for<A, B, float>;
 
 }  // namespace lsk

@@ -7,19 +7,19 @@
 
 namespace lsk::archetypes {
 
-#define LSK_ARCHETYPE_ATTENTION_SIZES                                  \
-  index_t saved_size(const ::lsk::attention::attention_shape&) const;   \
+#define LSK_ARCHETYPE_ATTENTION_SIZES                                 \
+  index_t saved_size(const ::lsk::attention::attention_shape&) const; \
   index_t scratch_size(const ::lsk::attention::attention_shape&) const;
 
-#define LSK_ARCHETYPE_ATTENTION_FORWARD                                                                            \
-  template <class B, class T>                                                                                      \
-  void forward(B&, const ::lsk::attention::attention_shape&, const ::lsk::attention::attention_mask&, const_view<T>,            \
+#define LSK_ARCHETYPE_ATTENTION_FORWARD                                                                              \
+  template <class B, class T>                                                                                        \
+  void forward(B&, const ::lsk::attention::attention_shape&, const ::lsk::attention::attention_mask&, const_view<T>, \
                const_view<T>, const_view<T>, T, tensor_view<T>, tensor_view<T>) const;
 
-#define LSK_ARCHETYPE_ATTENTION_BACKWARD                                                                            \
-  template <class B, class T>                                                                                       \
-  void backward(B&, const ::lsk::attention::attention_shape&, const ::lsk::attention::attention_mask&, const_view<T>,            \
-                const_view<T>, const_view<T>, const_view<T>, const_view<T>, const_view<T>, T, tensor_view<T>,      \
+#define LSK_ARCHETYPE_ATTENTION_BACKWARD                                                                              \
+  template <class B, class T>                                                                                         \
+  void backward(B&, const ::lsk::attention::attention_shape&, const ::lsk::attention::attention_mask&, const_view<T>, \
+                const_view<T>, const_view<T>, const_view<T>, const_view<T>, const_view<T>, T, tensor_view<T>,         \
                 tensor_view<T>, tensor_view<T>, tensor_view<T>) const;
 
 struct attention {
@@ -45,8 +45,8 @@ struct attention_with_mutating_forward {  // forward must be const (requirement 
   static constexpr std::string_view name = "mutating";
   LSK_ARCHETYPE_ATTENTION_SIZES
   template <class B, class T>
-  void forward(B&, const ::lsk::attention::attention_shape&, const ::lsk::attention::attention_mask&, const_view<T>, const_view<T>,
-               const_view<T>, T, tensor_view<T>, tensor_view<T>);
+  void forward(B&, const ::lsk::attention::attention_shape&, const ::lsk::attention::attention_mask&, const_view<T>,
+               const_view<T>, const_view<T>, T, tensor_view<T>, tensor_view<T>);
   LSK_ARCHETYPE_ATTENTION_BACKWARD
 };
 

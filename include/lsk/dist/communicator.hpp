@@ -36,8 +36,8 @@
 namespace lsk {
 
 template <class C>
-concept Communicator = requires(C& c, const C& cc, std::span<float> f, std::span<const float> cf,
-                                std::span<double> d, std::span<const double> cd, int peer) {
+concept Communicator = requires(C& c, const C& cc, std::span<float> f, std::span<const float> cf, std::span<double> d,
+                                std::span<const double> cd, int peer) {
   { C::name } -> std::convertible_to<std::string_view>;
   { cc.rank() } -> std::same_as<int>;
   { cc.size() } -> std::same_as<int>;

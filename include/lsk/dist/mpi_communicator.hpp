@@ -96,7 +96,9 @@ class mpi_communicator {
 
   void all_reduce_sum(std::span<float> buf) { reduce(buf); }
   void all_reduce_sum(std::span<double> buf) { reduce(buf); }
-  void send_recv(std::span<const float> send, int dest, std::span<float> recv, int src) { exchange(send, dest, recv, src); }
+  void send_recv(std::span<const float> send, int dest, std::span<float> recv, int src) {
+    exchange(send, dest, recv, src);
+  }
   void send_recv(std::span<const double> send, int dest, std::span<double> recv, int src) {
     exchange(send, dest, recv, src);
   }

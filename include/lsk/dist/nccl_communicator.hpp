@@ -65,7 +65,9 @@ class nccl_communicator {
 
   void all_reduce_sum(std::span<float> buf) { reduce(buf); }
   void all_reduce_sum(std::span<double> buf) { reduce(buf); }
-  void send_recv(std::span<const float> send, int dest, std::span<float> recv, int src) { exchange(send, dest, recv, src); }
+  void send_recv(std::span<const float> send, int dest, std::span<float> recv, int src) {
+    exchange(send, dest, recv, src);
+  }
   void send_recv(std::span<const double> send, int dest, std::span<double> recv, int src) {
     exchange(send, dest, recv, src);
   }
@@ -78,9 +80,9 @@ class nccl_communicator {
  private:
   template <class T>
   void reduce(std::span<T> buf) {
-    nccl_detail::check(ncclAllReduce(buf.data(), buf.data(), buf.size(), nccl_detail::type_of<T>(), ncclSum, comm_,
-                                     stream_),
-                       "ncclAllReduce");
+    nccl_detail::check(
+        ncclAllReduce(buf.data(), buf.data(), buf.size(), nccl_detail::type_of<T>(), ncclSum, comm_, stream_),
+        "ncclAllReduce");
     sync();
   }
   template <class T>

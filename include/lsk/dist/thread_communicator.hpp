@@ -2,8 +2,9 @@
 // thread, for unit tests of context and data parallelism.
 //
 // thread_world w(P); w.run([&](lsk::dist::thread_communicator& comm) { ... });
-// runs the function on P threads (rank = comm.rank()) and rethrows the first
-// exception. Every operation is collective (all ranks call it in the same
+// runs the function on P threads (rank = comm.rank()) and rethrows the
+// exception that occurred first (the other ranks then fail with "another rank
+// failed"). Every operation is collective (all ranks call it in the same
 // step): ranks publish their buffer pointers, meet at a barrier, read each
 // other's buffers, and meet again before anyone reuses them. all_reduce_sum
 // adds in rank order (every rank computes the same sum, bitwise).
@@ -89,7 +90,9 @@ class thread_communicator {
 
   void all_reduce_sum(std::span<float> buf) { reduce(buf); }
   void all_reduce_sum(std::span<double> buf) { reduce(buf); }
-  void send_recv(std::span<const float> send, int dest, std::span<float> recv, int src) { exchange(send, dest, recv, src); }
+  void send_recv(std::span<const float> send, int dest, std::span<float> recv, int src) {
+    exchange(send, dest, recv, src);
+  }
   void send_recv(std::span<const double> send, int dest, std::span<double> recv, int src) {
     exchange(send, dest, recv, src);
   }
@@ -147,11 +150,12 @@ static_assert(Communicator<thread_communicator>);
 template <class F>
 void thread_world::run(F&& f) {
   std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(size_));
+  std::exception_ptr first;  // the first failure in time, not a follower's "another rank failed"
+  std::mutex first_mutex;
   failed_ = false;
   arrived_ = 0;
   for (int r = 0; r < size_; ++r) {
-    threads.emplace_back([this, r, &f, &errors] {
+    threads.emplace_back([this, r, &f, &first, &first_mutex] {
 #if defined(_OPENMP)
       omp_set_num_threads(threads_per_rank_);
 #endif
@@ -159,14 +163,16 @@ void thread_world::run(F&& f) {
       try {
         f(comm);
       } catch (...) {
-        errors[static_cast<std::size_t>(r)] = std::current_exception();
+        {
+          std::lock_guard<std::mutex> lock(first_mutex);
+          if (!first) first = std::current_exception();
+        }
         fail();
       }
     });
   }
   for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  if (first) std::rethrow_exception(first);
 }
 
 }  // namespace lsk::dist

@@ -131,8 +131,8 @@ class llama {
     auto& act = decode_act_;
     embedding_forward<B, T>(be, ids.view(), weights.embed_tokens, act.x[0].view());
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      layer_forward(be, i, act.layers[i], act.x[i], act.x[i + 1].view(), positions.view(), s,
-                    attention::causal_mask(), cache.k[i].view(), cache.v[i].view(), cache.length);
+      layer_forward(be, i, act.layers[i], act.x[i], act.x[i + 1].view(), positions.view(), s, attention::causal_mask(),
+                    cache.k[i].view(), cache.v[i].view(), cache.length);
     }
     rmsnorm_forward<B, T>(be, act.x.back(), weights.norm, eps(), act.hf.view(), act.rstdf.view());
     linear_forward<B, T>(be, act.hf, lm_head(weights), act.logits.view());
@@ -291,12 +291,11 @@ class llama {
     act.x.assign(weights.layers.size() + 1, tensor<T>(shape{n, d}));
     act.layers.clear();
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      act.layers.push_back({tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, h, hd}),
-                            tensor<T>(shape{n, kv, hd}), tensor<T>(shape{n, kv, hd}),
-                            tensor<T>(shape{attention_saved_size({batch, q_len, k_len, h, kv, hd})}),
-                            tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, d}),
-                            tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, f}), tensor<T>(shape{n, f}),
-                            tensor<T>(shape{n, f})});
+      act.layers.push_back(
+          {tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, kv, hd}),
+           tensor<T>(shape{n, kv, hd}), tensor<T>(shape{attention_saved_size({batch, q_len, k_len, h, kv, hd})}),
+           tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, d}), tensor<T>(shape{n, d}), tensor<T>(shape{n}),
+           tensor<T>(shape{n, f}), tensor<T>(shape{n, f}), tensor<T>(shape{n, f})});
     }
     act.hf = tensor<T>(shape{n, d});
     act.rstdf = tensor<T>(shape{n});
