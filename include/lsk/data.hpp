@@ -7,6 +7,7 @@
 
 #include "lsk/concepts/synthesizer.hpp"
 #include "lsk/concepts/tokenizer.hpp"
+#include "lsk/data/any_synthesizer.hpp"
 #include "lsk/data/byte_tokenizer.hpp"
 #include "lsk/data/chat.hpp"
 #include "lsk/data/cip.hpp"

@@ -6,11 +6,13 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "lsk/data/any_synthesizer.hpp"
 #include "lsk/data/byte_tokenizer.hpp"
 #include "lsk/data/cip.hpp"
 #include "lsk/data/packing.hpp"
@@ -208,4 +210,28 @@ TEST_CASE("packing: CIP samples become one row each; config errors name the key"
   }
   CHECK_THROWS_WITH(packing_config::from_json(nlohmann::json{{"mode", "greedy"}}), Catch::Contains("packing.mode"));
   CHECK_THROWS_WITH(packing_config::from_json(nlohmann::json{{"seq_len", 0}}), Catch::Contains("packing.seq_len"));
+}
+
+TEST_CASE("any_synthesizer and mixtures: sources used in order, reproducible", "[data][mixture]") {
+  const byte_tokenizer tok;
+  const auto d = docs();
+  sft_config c;
+  c.min_words = 2;
+  auto sft = std::make_shared<const sft_synthesizer<byte_tokenizer>>(tok, d, c);
+  c.seed = 77;
+  auto sft2 = std::make_shared<const sft_synthesizer<byte_tokenizer>>(tok, d, c);
+  const any_synthesizer a(sft), b(sft2);
+  CHECK(a.generate(4).tokens == sft->generate(4).tokens);
+  const mixture_synthesizer mix({a, b}, {1.0, 3.0}, 5);
+  std::uint64_t seen[2] = {0, 0};
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    const std::size_t k = mix.source_of(i);
+    const auto s = mix.generate(i);
+    CHECK(s.tokens == (k == 0 ? sft : sft2)->generate(seen[k]).tokens);
+    ++seen[k];
+  }
+  CHECK(seen[0] > 25);
+  CHECK(seen[1] > 120);
+  CHECK(mix.generate(17).tokens == mixture_synthesizer({a, b}, {1.0, 3.0}, 5).generate(17).tokens);
+  CHECK_THROWS_AS(mixture_synthesizer({a}, {1.0, 2.0}, 0), lsk::config_error);
 }
