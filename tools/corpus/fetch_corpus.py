@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds lsk's default corpus from Debian packages: one UTF-8 text file per natural document.
 
-Usage: fetch_corpus.py [--out DIR] [--debs DIR] [--check]
+Usage: fetch_corpus.py [--out DIR] [--debs DIR] [--hold-out SOURCE/NAME ...] [--check]
 
 Steps: `apt-get download` the packages below into --debs (default: a temporary directory;
 .deb files already there are reused, so a second run is offline), unpack each with
@@ -12,12 +12,15 @@ Steps: `apt-get download` the packages below into --debs (default: a temporary d
   DIR/train/mhcc/NNN_<Book>.txt       sword-comm-mhcc: SWORD zCom, one file per book
   DIR/heldout/mobydick.txt            r-cran-tokenizers: Moby Dick, Gutenberg header/footer
                                       removed; kept out of training (haystack, evaluation)
+  DIR/heldout/<name>.txt              each --hold-out document (e.g. austen/persuasion), moved
+                                      out of train/ for in-domain perplexity checks
   DIR/MANIFEST.sha256                 `sha256sum -c` format, every text file, sorted by path
   DIR/manifest.json                   packages (version, .deb SHA-256), per-document bytes and
                                       SHA-256, totals
 Text is normalised to LF line ends, no byte-order mark, one trailing newline. Every file is
 written atomically (temporary file, fsync, rename). --check verifies an existing DIR against
-its MANIFEST.sha256 and exits non-zero on any difference. The default DIR is data/corpus in
+its MANIFEST.sha256 and exits non-zero on any difference. Text files of an earlier run that are
+no longer documents (e.g. after changing --hold-out) are removed. The default DIR is data/corpus in
 the repository (git-ignored).
 """
 import argparse
@@ -154,7 +157,7 @@ def safe_name(name):
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def build(out_dir, debs_dir):
+def build(out_dir, debs_dir, hold_out=()):
     debs = download(debs_dir)
     documents = []  # (relative path, source, name, text)
     with tempfile.TemporaryDirectory() as unpack:
@@ -168,6 +171,16 @@ def build(out_dir, debs_dir):
             for i, (name, text) in enumerate(decode_sword(roots[package], conf)):
                 documents.append((f"train/{source}/{i:03d}_{safe_name(name)}.txt", source, name, text))
         documents.append(("heldout/mobydick.txt", "mobydick", "mobydick", decode_mobydick(roots["r-cran-tokenizers"])))
+    wanted = set(hold_out)
+    for i, (path, source, name, text) in enumerate(documents):
+        key = path[len("train/"):-len(".txt")] if path.startswith("train/") else None
+        short = f"{source}/{name}"
+        if key in wanted or short in wanted:
+            documents[i] = (f"heldout/{safe_name(name)}.txt", source, name, text)
+            wanted.discard(key)
+            wanted.discard(short)
+    if wanted:
+        raise CorpusError(f"--hold-out: no training document {', '.join(sorted(wanted))}")
     paths = [d[0] for d in documents]
     if len(set(paths)) != len(paths):
         raise CorpusError("two documents map to the same file name")
@@ -178,6 +191,12 @@ def build(out_dir, debs_dir):
         manifest_docs.append({"path": path, "source": source, "name": name, "split": path.split("/", 1)[0],
                               "bytes": len(data), "sha256": sha256_bytes(data)})
     manifest_docs.sort(key=lambda d: d["path"])
+    for split in ("train", "heldout"):  # text files of an earlier run that are no longer documents
+        for directory, _, files in os.walk(os.path.join(out_dir, split)):
+            for f in files:
+                rel = os.path.relpath(os.path.join(directory, f), out_dir).replace(os.sep, "/")
+                if f.endswith(".txt") and rel not in paths:
+                    os.unlink(os.path.join(directory, f))
     packages = {p: {"deb": os.path.basename(d), "version": os.path.basename(d).split("_")[1],
                     "sha256": sha256_file(d)} for p, d in debs.items()}
     totals = {split: {"documents": sum(1 for d in manifest_docs if d["split"] == split),
@@ -210,6 +229,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", default=os.path.join(REPO, "data", "corpus"))
     parser.add_argument("--debs", default=None, help="directory for the .deb files (reused when present)")
+    parser.add_argument("--hold-out", action="append", default=[], metavar="SOURCE/NAME",
+                        help="also hold out this training document (e.g. austen/persuasion); repeatable")
     parser.add_argument("--check", action="store_true", help="verify DIR against its MANIFEST.sha256")
     args = parser.parse_args()
     if args.check:
@@ -217,10 +238,10 @@ def main():
         print(f"{args.out}: {'OK' if not problems else f'{problems} problem(s)'}")
         return 1 if problems else 0
     if args.debs:
-        manifest = build(args.out, args.debs)
+        manifest = build(args.out, args.debs, args.hold_out)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            manifest = build(args.out, tmp)
+            manifest = build(args.out, tmp, args.hold_out)
     for split, t in manifest["totals"].items():
         print(f"{split}: {t['documents']} documents, {t['bytes']} bytes")
     print(f"manifest: {os.path.join(args.out, 'MANIFEST.sha256')}")
