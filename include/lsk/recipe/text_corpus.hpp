@@ -1,7 +1,5 @@
-// lsk/recipe/text_corpus.hpp: plain text files turned into one token stream,
-// for the stream-based data sources of a plan ("short", "natural_long") and
-// for held-out evaluation. Files are read in sorted path order; documents are
-// separated by the tokenizer's EOS token.
+// lsk/recipe/text_corpus.hpp: the plain text files a training run reads: the
+// .txt files under the given paths, in sorted order, each read whole.
 #pragma once
 
 #include <algorithm>
@@ -39,19 +37,6 @@ inline std::string read_text(const std::filesystem::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// Every file encoded and joined, each followed by `eos`.
-template <class Tokenizer>
-std::vector<std::int32_t> token_stream(const Tokenizer& tok, const std::vector<std::filesystem::path>& files,
-                                       std::int32_t eos) {
-  std::vector<std::int32_t> out;
-  for (const auto& f : files) {
-    const auto ids = tok.encode(read_text(f));
-    out.insert(out.end(), ids.begin(), ids.end());
-    out.push_back(eos);
-  }
-  return out;
 }
 
 }  // namespace lsk::recipe

@@ -5,6 +5,7 @@
 // {
 //   "name": "default", "seed": 1,
 //   "model": { Hugging Face LlamaConfig fields (vocab_size is taken from the tokenizer when absent) },
+//   "eval": { settings for the evaluation after each stage, read by the runner's caller },
 //   "stages": [ {
 //       "name": "pretrain",                 unique
 //       "kind": "pretrain" | "sft",         sft: loss on answer tokens only
@@ -95,6 +96,7 @@ struct recipe_plan {
   std::string name = "plan";
   std::uint64_t seed = 1;
   nlohmann::json model = nlohmann::json::object();
+  nlohmann::json eval = nlohmann::json::object();  // evaluation settings, read by the program that runs the plan
   std::vector<stage_plan> stages;
 };
 
@@ -234,13 +236,17 @@ inline stage_plan parse_stage(const nlohmann::json& j, const std::string& path) 
 
 inline recipe_plan parse_plan(const nlohmann::json& j, const std::string& path = "plan") {
   const detail::plan_reader r(j, path);
-  r.reject_unknown({"name", "seed", "model", "stages", "comment"});
+  r.reject_unknown({"name", "seed", "model", "eval", "stages", "comment"});
   recipe_plan p;
   p.name = r.string("name", "plan");
   p.seed = static_cast<std::uint64_t>(r.integer("seed", 1));
   if (r.has("model")) {
     p.model = r.at("model");
     if (!p.model.is_object()) raise<config_error>(r.key("model"), ": expected an object");
+  }
+  if (r.has("eval")) {
+    p.eval = r.at("eval");
+    if (!p.eval.is_object()) raise<config_error>(r.key("eval"), ": expected an object");
   }
   const auto& stages = r.at("stages");
   if (!stages.is_array() || stages.empty()) raise<config_error>(r.key("stages"), ": expected a non-empty array");
