@@ -7,6 +7,16 @@
 //        when LSK_CPU_HAS_CBLAS is defined (CMake option LSK_CPU_BLAS).
 // Batches of small matrices run one matrix per thread; a batch of large
 // matrices runs the matrices one after another, each using all threads.
+// Threads: the blas engine runs on OpenMP's threads too. Each product is cut
+// into one block of C rows (or columns) per OpenMP thread, and every block is
+// a single-threaded cblas call (OpenBLAS held at one thread for the call, its
+// previous setting restored after). OpenBLAS's own pthread pool would be a
+// second set of busy-waiting threads beside OpenMP's: on a machine with as
+// many cores as threads the two pools spin against each other at every switch
+// between a matmul and an element-wise op (bench/cpu/bench_llama_train on 2
+// cores shared with other work: a training step of the reference Llama config
+// ran about 2x faster with the split than with OpenBLAS's pool; see the
+// "Llama training step" section of docs/PERFORMANCE.md).
 // Benchmark: bench/cpu/bench_matmul (see docs/PERFORMANCE.md).
 #pragma once
 
@@ -17,6 +27,11 @@
 
 #if defined(LSK_CPU_HAS_CBLAS)
 #include <cblas.h>
+// OpenBLAS's thread-count controls (also declared by OpenBLAS's own cblas.h).
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+}
 #endif
 
 namespace lsk::backends {
@@ -75,23 +90,75 @@ inline void blas_gemm_one(const gemm_problem<double>& g, const double* a, const 
 }
 #endif
 
+#if defined(LSK_CPU_HAS_CBLAS)
+// Holds OpenBLAS at one thread for its lifetime (see the header comment).
+class blas_single_thread {
+ public:
+  blas_single_thread() : previous_(openblas_get_num_threads()) {
+    if (previous_ != 1) openblas_set_num_threads(1);
+  }
+  ~blas_single_thread() {
+    if (previous_ != 1) openblas_set_num_threads(previous_);
+  }
+  blas_single_thread(const blas_single_thread&) = delete;
+  blas_single_thread& operator=(const blas_single_thread&) = delete;
+
+ private:
+  int previous_;
+};
+
+// One matrix of g through single-threaded cblas calls, its rows (or, when C
+// is wider than tall, its columns) split into one block per OpenMP thread.
+template <class T>
+void blas_gemm_split(const gemm_problem<T>& g, const T* a, const T* b, T* c) {
+  const index_t flops = 2 * g.m * g.n * g.k;
+  constexpr index_t split_flops = index_t{1} << 21;  // below this a parallel region costs more than it saves
+  const index_t threads = max_threads();
+  const bool by_rows = g.m >= g.n;
+  const index_t extent = by_rows ? g.m : g.n;
+  if (threads <= 1 || flops < split_flops || extent < 2 * 16 || in_parallel()) {
+    blas_gemm_one(g, a, b, c);
+    return;
+  }
+  const index_t parts = std::min(threads, extent / 16);
+  const index_t block = (extent / parts + 15) / 16 * 16;  // multiples of 16 rows/columns
+  parallel_rows(parts, split_flops, [&](index_t p) {
+    const index_t i0 = p * block, len = std::min(extent, i0 + block) - i0;
+    if (len <= 0) return;
+    gemm_problem<T> s = g;
+    if (by_rows) {
+      s.m = len;
+      blas_gemm_one(s, a + (g.trans_a ? i0 : i0 * g.lda), b, c + i0 * g.ldc);
+    } else {
+      s.n = len;
+      blas_gemm_one(s, a, b + (g.trans_b ? i0 * g.ldb : i0), c + i0);
+    }
+  });
+}
+#endif
+
 template <class T>
 void gemm(gemm_engine engine, const gemm_problem<T>& g) {
-  auto one = [&](index_t i) {
-    const T* a = g.a + i * g.stride_a;
-    const T* b = g.b + i * g.stride_b;
-    T* c = g.c + i * g.stride_c;
 #if defined(LSK_CPU_HAS_CBLAS)
-    // BLAS rejects a leading dimension below 1 even for empty matrices.
-    if (engine == gemm_engine::blas && g.k > 0 && g.lda > 0 && g.ldb > 0) {
-      blas_gemm_one(g, a, b, c);
-      return;
+  // BLAS rejects a leading dimension below 1 even for empty matrices.
+  const bool use_blas = engine == gemm_engine::blas && g.k > 0 && g.lda > 0 && g.ldb > 0;
+  if (use_blas) {
+    const blas_single_thread one_blas_thread;
+    const index_t flops_per_matrix = 2 * g.m * g.n * g.k;
+    constexpr index_t large_matrix_flops = index_t{1} << 22;
+    if (g.batch > 1 && flops_per_matrix < large_matrix_flops) {
+      // One small matrix per thread, each a single-threaded cblas call.
+      parallel_rows(g.batch, flops_per_matrix,
+                    [&](index_t i) { blas_gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c); });
+    } else {
+      for (index_t i = 0; i < g.batch; ++i) blas_gemm_split(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c);
     }
+    return;
+  }
 #else
-    (void)engine;
+  (void)engine;
 #endif
-    eigen_gemm_one(g, a, b, c);
-  };
+  auto one = [&](index_t i) { eigen_gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c); };
   const index_t flops_per_matrix = 2 * g.m * g.n * std::max<index_t>(g.k, 1);
   constexpr index_t large_matrix_flops = index_t{1} << 22;  // about a 128^3 product
   if (g.batch > 1 && flops_per_matrix < large_matrix_flops) {

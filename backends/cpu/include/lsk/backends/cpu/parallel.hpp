@@ -22,6 +22,15 @@ inline int max_threads() {
 #endif
 }
 
+// Whether the caller already runs inside an OpenMP parallel region.
+inline bool in_parallel() {
+#if defined(_OPENMP)
+  return omp_in_parallel() != 0;
+#else
+  return false;
+#endif
+}
+
 inline void set_threads(int n) {
 #if defined(_OPENMP)
   if (n > 0) omp_set_num_threads(n);
