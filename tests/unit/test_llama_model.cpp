@@ -174,6 +174,31 @@ TEST_CASE("llama with the tiled attention matches the naive attention (f32, cpu 
   }
 }
 
+TEST_CASE("KV-cache decoding with the tiled attention matches the naive attention", "[model][attention]") {
+  auto c = tiny_config(false, 1);
+  auto naive = make_model<float>(c, 13);
+  c.attention = lsk::attention::attention_kind::tiled;
+  auto tiled = make_model<float>(c, 13);
+  lsk::backends::cpu be;
+  const std::vector<std::int32_t> tokens{3, 1, 4, 1, 5, 9, 2, 6};
+  auto cache_naive = naive.make_cache(8), cache_tiled = tiled.make_cache(8);
+  auto compare = [](const lsk::tensor<float>& a, const lsk::tensor<float>& b) {
+    double err = 0, scale = 1e-30;
+    for (std::size_t j = 0; j < a.values().size(); ++j) {
+      err = std::max(err, double(std::abs(a.values()[j] - b.values()[j])));
+      scale = std::max(scale, double(std::abs(a.values()[j])));
+    }
+    return err / scale;
+  };
+  // A prefill of 5 tokens, then one token at a time (q_len 1 against a growing cache).
+  CHECK(compare(naive.decode(be, std::span<const std::int32_t>(tokens.data(), 5), cache_naive),
+                tiled.decode(be, std::span<const std::int32_t>(tokens.data(), 5), cache_tiled)) < 1e-5);
+  for (std::size_t t = 5; t < tokens.size(); ++t) {
+    CHECK(compare(naive.decode(be, std::span<const std::int32_t>(&tokens[t], 1), cache_naive),
+                  tiled.decode(be, std::span<const std::int32_t>(&tokens[t], 1), cache_tiled)) < 1e-5);
+  }
+}
+
 TEST_CASE("a document mask makes packed documents independent of each other", "[model][attention]") {
   // The loss of a packed sequence equals the losses of its documents run alone.
   auto c = tiny_config(true, 2);
