@@ -97,6 +97,7 @@ data_factory make_plan_data(std::shared_ptr<const Tok> tok, std::shared_ptr<cons
           cfg = detail::with_default(cfg, "window", "random");
           cfg = detail::with_default(cfg, "cip_ratio", interleave ? 1.0 : 0.0);
           cfg = detail::with_default(cfg, "long_ratio", interleave ? 0.0 : 1.0);
+          if (!interleave) cfg = detail::with_default(cfg, "docs_per_sample", 1);  // windows of one document
           auto s = std::make_shared<const data::cip_synthesizer>(corpus->tokens, data::cip_config::from_json(cfg, where),
                                                                  data::special_tokens::of(*tok));
           sources.emplace_back(std::shared_ptr<const data::cip_synthesizer>(s));
