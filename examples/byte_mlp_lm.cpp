@@ -193,8 +193,8 @@ int main(int argc, char** argv) {
     if (!(worst < 1e-4)) return 2;
   }
 
-  const double baseline = unigram_entropy(text.substr(0, static_cast<std::size_t>(split)),
-                                          text.substr(static_cast<std::size_t>(split)));
+  const double baseline =
+      unigram_entropy(text.substr(0, static_cast<std::size_t>(split)), text.substr(static_cast<std::size_t>(split)));
   const double initial = evaluate(be, text, split, static_cast<index_t>(text.size()), s, p);
   std::printf("held-out loss before training: %.3f nats/byte (unigram baseline %.3f)\n", initial, baseline);
 

@@ -140,11 +140,11 @@ lsk::model::hf_config reference_config(index_t seq, lsk::attention::attention_ki
 // 6 N + 12 L H Q T (see the header comment).
 double model_flops_per_token(const lsk::model::llama_config& m, index_t seq) {
   const double d = double(m.hidden_size);
-  const double per_layer = d * double(m.q_size() + 2 * m.kv_size()) + double(m.q_size()) * d +
-                           3.0 * d * double(m.intermediate_size);
+  const double per_layer =
+      d * double(m.q_size() + 2 * m.kv_size()) + double(m.q_size()) * d + 3.0 * d * double(m.intermediate_size);
   const double n_matmul = double(m.num_hidden_layers) * per_layer + double(m.vocab_size) * d;
-  return 6.0 * n_matmul + 12.0 * double(m.num_hidden_layers) * double(m.num_attention_heads) *
-                              double(m.head_size()) * double(seq);
+  return 6.0 * n_matmul +
+         12.0 * double(m.num_hidden_layers) * double(m.num_attention_heads) * double(m.head_size()) * double(seq);
 }
 
 double peak_rss_mib() {
@@ -222,10 +222,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(o.seq), static_cast<long long>(o.batch));
   std::printf("parameters: %lld; model FLOPs per token (6N + 12LHQT): %.2f M\n",
               static_cast<long long>(cfg.model.parameter_count()), fpt * 1e-6);
-  std::printf("matmul peak (sgemm n=%lld, best of %d): %.1f GFLOP/s\n", static_cast<long long>(o.peak_n),
-              o.peak_reps, peak);
-  std::printf("steps: %d warm-up + %d timed; step time median %.1f ms, mean %.1f ms, min %.1f ms\n", o.warmup,
-              o.steps, median * 1e3, mean * 1e3, sorted.front() * 1e3);
+  std::printf("matmul peak (sgemm n=%lld, best of %d): %.1f GFLOP/s\n", static_cast<long long>(o.peak_n), o.peak_reps,
+              peak);
+  std::printf("steps: %d warm-up + %d timed; step time median %.1f ms, mean %.1f ms, min %.1f ms\n", o.warmup, o.steps,
+              median * 1e3, mean * 1e3, sorted.front() * 1e3);
   std::printf("loss: first %.4f, last %.4f\n", first_loss, last_loss);
   std::printf("throughput: %.0f tokens/s, %.1f GFLOP/s, MFU %.1f%% of the measured matmul peak\n", tps, gflops,
               mfu * 100.0);
@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
   std::printf(
       "RESULT impl=lsk-%s seq=%lld batch=%lld threads=%d step_ms=%.2f tokens_per_s=%.1f mflop_per_token=%.3f "
       "gflops=%.2f peak_gflops=%.2f mfu=%.4f rss_mib=%.0f\n",
-      attention.c_str(), static_cast<long long>(o.seq), static_cast<long long>(o.batch), threads, median * 1e3, tps, fpt * 1e-6, gflops,
-      peak, mfu, rss);
+      attention.c_str(), static_cast<long long>(o.seq), static_cast<long long>(o.batch), threads, median * 1e3, tps,
+      fpt * 1e-6, gflops, peak, mfu, rss);
   return 0;
 }

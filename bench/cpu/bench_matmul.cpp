@@ -98,7 +98,9 @@ void openblas_product(benchmark::State& state, layout lay, index_t m, index_t n,
   const CBLAS_TRANSPOSE tb = lay == layout::nt ? CblasTrans : CblasNoTrans;
   const int lda = lay == layout::tn ? mi : ki;
   const int ldb = lay == layout::nt ? ki : ni;
-  auto run = [&] { cblas_sgemm(CblasRowMajor, ta, tb, mi, ni, ki, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), ni); };
+  auto run = [&] {
+    cblas_sgemm(CblasRowMajor, ta, tb, mi, ni, ki, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), ni);
+  };
   run();
   for (auto _ : state) {
     run();

@@ -17,7 +17,8 @@ struct convert_args {
 
 void run_convert(const convert_args& a) {
   const auto ck = lsk::model::import_llama2c(a.from, lsk::rope_layout::rotate_half);
-  const auto stored = a.dtype == "bf16" ? lsk::io::safetensors::element_type::bf16 : lsk::io::safetensors::element_type::f32;
+  const auto stored =
+      a.dtype == "bf16" ? lsk::io::safetensors::element_type::bf16 : lsk::io::safetensors::element_type::f32;
   lsk::model::save_hf_checkpoint(a.out, ck.config, ck.weights, stored);
   std::printf("wrote %s (%lld parameters, %s)\n", a.out.c_str(),
               static_cast<long long>(ck.config.model.parameter_count()), a.dtype.c_str());

@@ -37,10 +37,11 @@ struct train_args {
 };
 
 nlohmann::json default_model_json() {
-  return {{"model_type", "llama"},        {"hidden_size", 128},         {"intermediate_size", 352},
-          {"num_hidden_layers", 4},       {"num_attention_heads", 4},   {"num_key_value_heads", 2},
-          {"rms_norm_eps", 1e-5},         {"max_position_embeddings", 128}, {"rope_theta", 10000.0},
-          {"tie_word_embeddings", true}};
+  return {{"model_type", "llama"},    {"hidden_size", 128},
+          {"intermediate_size", 352}, {"num_hidden_layers", 4},
+          {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+          {"rms_norm_eps", 1e-5},     {"max_position_embeddings", 128},
+          {"rope_theta", 10000.0},    {"tie_word_embeddings", true}};
 }
 
 struct needle_settings {
@@ -55,7 +56,8 @@ needle_settings read_needle_settings(const nlohmann::json& eval, const std::stri
   const std::uint64_t per_cell = j.value("samples", std::uint64_t{1});
   j.erase("samples");
   s.config = lsk::data::needle_config::from_json(j, where + ".eval.needle");
-  const std::size_t cells = std::max<std::size_t>(s.config.lengths.size(), 1) * std::max<std::size_t>(s.config.depths.size(), 1);
+  const std::size_t cells =
+      std::max<std::size_t>(s.config.lengths.size(), 1) * std::max<std::size_t>(s.config.depths.size(), 1);
   s.samples = per_cell * cells;
   return s;
 }
@@ -99,7 +101,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   const needle_settings needles = read_needle_settings(plan.eval, a.plan);
   std::unique_ptr<lsk::data::needle_synthesizer<Tok>> needle_synth;
   if (needles.samples > 0) {
-    if (heldout_text.empty()) lsk::raise<lsk::config_error>(a.plan, ": eval.needle needs --heldout text (the haystack)");
+    if (heldout_text.empty())
+      lsk::raise<lsk::config_error>(a.plan, ": eval.needle needs --heldout text (the haystack)");
     needle_synth = std::make_unique<lsk::data::needle_synthesizer<Tok>>(*tok, heldout_text, needles.config);
   }
   std::vector<lsk::index_t> ppl_lengths;
@@ -110,7 +113,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   }
 
   lsk::backends::cpu be;
-  std::string report = "| stage | needle mean | up to " + std::to_string(base_length) + " | beyond |\n|---|---|---|---|\n";
+  std::string report =
+      "| stage | needle mean | up to " + std::to_string(base_length) + " | beyond |\n|---|---|---|---|\n";
   lsk::recipe::stage_evaluator evaluate = [&](lsk::model::llama<float>& m, const lsk::model::hf_config& c,
                                               const lsk::schedule::stage_plan& s) {
     nlohmann::json out = nlohmann::json::object();
@@ -175,7 +179,8 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Run a stage plan on the cpu backend");
   cmd->add_option("--plan", args->plan, "stage plan (JSON)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--text", args->text, "training corpus: .txt files or directories")->required();
-  cmd->add_option("--heldout", args->heldout, "held-out text: perplexity and needle haystack")->check(CLI::ExistingFile);
+  cmd->add_option("--heldout", args->heldout, "held-out text: perplexity and needle haystack")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "output directory (resumed when it exists)");
   cmd->add_option("--tokenizer", args->tokenizer, "'byte' or a SentencePiece .model");
   cmd->add_option("--attention", args->attention, "naive or tiled")->check(CLI::IsMember({"naive", "tiled"}));

@@ -15,7 +15,7 @@ namespace {
 // Round-to-nearest-even by definition: compare distances to the two neighbours.
 std::uint16_t oracle_round(float x) {
   const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
-  if (std::isnan(x)) return 0;  // handled separately
+  if (std::isnan(x)) return 0;                            // handled separately
   const auto down = static_cast<std::uint16_t>(u >> 16);  // truncation: towards zero in magnitude
   if ((u & 0xFFFFu) == 0) return down;
   const auto up = static_cast<std::uint16_t>(down + 1);  // next magnitude (may be infinity)
@@ -23,9 +23,8 @@ std::uint16_t oracle_round(float x) {
   const double lo = lsk::bf16::to_float(down);
   // The value one bf16 step above |down|, computed without overflow: for the
   // largest finite bf16 this is 2^128, which rounds to +/- infinity.
-  const double hi = ((down & 0x7F80u) == 0x7F00u && (down & 0x7Fu) == 0x7Fu)
-                        ? std::copysign(std::ldexp(1.0, 128), xd)
-                        : double(lsk::bf16::to_float(up));
+  const double hi = ((down & 0x7F80u) == 0x7F00u && (down & 0x7Fu) == 0x7Fu) ? std::copysign(std::ldexp(1.0, 128), xd)
+                                                                             : double(lsk::bf16::to_float(up));
   const double d_lo = std::abs(xd - lo), d_hi = std::abs(hi - xd);
   if (d_lo < d_hi) return down;
   if (d_hi < d_lo) return up;

@@ -89,7 +89,8 @@ TEST_CASE("temperature sampling follows the softmax; top-p truncates the tail", 
   }
   // p = softmax(logits) = [.47, .17, .06, .29]: top_p 0.6 keeps ids 0 and 3 only.
   counts.clear();
-  for (int i = 0; i < 20000; ++i) ++counts[lsk::model::sample_token<double>(logits, {.temperature = 1.0, .top_p = 0.6}, g)];
+  for (int i = 0; i < 20000; ++i)
+    ++counts[lsk::model::sample_token<double>(logits, {.temperature = 1.0, .top_p = 0.6}, g)];
   CHECK(counts[1] == 0);
   CHECK(counts[2] == 0);
   CHECK(counts[0] > counts[3]);

@@ -79,8 +79,8 @@ TEST_CASE("llama matches transformers: logits, loss, gradients, AdamW steps", "[
     CHECK(grads == static_cast<int>(f.golden.tensors().size()) - 3);
 
     const auto& h = f.meta["adamw"];
-    lsk::optim::adamw<float> opt({.lr = h["lr"], .beta1 = h["beta1"], .beta2 = h["beta2"], .eps = h["eps"],
-                                  .weight_decay = h["weight_decay"]});
+    lsk::optim::adamw<float> opt(
+        {.lr = h["lr"], .beta1 = h["beta1"], .beta2 = h["beta2"], .eps = h["eps"], .weight_decay = h["weight_decay"]});
     f.model.weights.for_each([&](const std::string& pname, lsk::tensor<float>& w) {
       f.model.grads.for_each([&](const std::string& gname, lsk::tensor<float>& g) {
         if (gname == pname) opt.add(w.view(), g.view());
@@ -119,7 +119,8 @@ TEST_CASE("malformed HF configs are rejected naming the key", "[model][errors]")
   nlohmann::json j = lsk::position::load_json_file(golden_dir / "gqa_untied" / "config.json");
   auto broken = j;
   broken.erase("hidden_size");
-  CHECK_THROWS_WITH(lsk::model::parse_hf_config(broken, "x.json"), Catch::Contains("x.json: missing key 'hidden_size'"));
+  CHECK_THROWS_WITH(lsk::model::parse_hf_config(broken, "x.json"),
+                    Catch::Contains("x.json: missing key 'hidden_size'"));
   broken = j;
   broken["num_key_value_heads"] = 3;
   CHECK_THROWS_WITH(lsk::model::parse_hf_config(broken), Catch::Contains("num_key_value_heads 3 must divide"));

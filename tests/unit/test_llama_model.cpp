@@ -285,8 +285,12 @@ TEST_CASE("gradient accumulation normalises by the global count of valid tokens"
   m2.backward(be);
   CHECK(accumulated == Approx(full_loss).epsilon(1e-12));
   std::vector<double> g1, g2;
-  m1.grads.for_each([&](const std::string&, const lsk::tensor<double>& t) { g1.insert(g1.end(), t.values().begin(), t.values().end()); });
-  m2.grads.for_each([&](const std::string&, const lsk::tensor<double>& t) { g2.insert(g2.end(), t.values().begin(), t.values().end()); });
+  m1.grads.for_each([&](const std::string&, const lsk::tensor<double>& t) {
+    g1.insert(g1.end(), t.values().begin(), t.values().end());
+  });
+  m2.grads.for_each([&](const std::string&, const lsk::tensor<double>& t) {
+    g2.insert(g2.end(), t.values().begin(), t.values().end());
+  });
   REQUIRE(g1.size() == g2.size());
   for (std::size_t i = 0; i < g1.size(); ++i) REQUIRE(g2[i] == Approx(g1[i]).margin(1e-12).epsilon(1e-9));
 }

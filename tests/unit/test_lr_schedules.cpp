@@ -14,7 +14,7 @@ TEST_CASE("schedules at their boundaries", "[schedule]") {
 
   const lr_schedule cos(lr_shape::cosine, 1.0, 12, 2, 0.1);
   CHECK(cos.lr(0) == Approx(0.5));
-  CHECK(cos.lr(2) == Approx(1.0));  // first post-warmup step: peak
+  CHECK(cos.lr(2) == Approx(1.0));   // first post-warmup step: peak
   CHECK(cos.lr(7) == Approx(0.55));  // half way: (peak + min) / 2
   CHECK(cos.lr(11) == Approx(0.1 + 0.45 * (1 + std::cos(0.9 * 3.141592653589793))));
   CHECK(cos.lr(11) > 0.1);

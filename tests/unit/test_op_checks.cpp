@@ -45,13 +45,14 @@ TEST_CASE("cross entropy validates targets of unmasked rows only", "[ops][errors
   tensor<float> logits(shape{2, 3}, 0.5f), lse(shape{2});
   tensor<std::int32_t> targets(shape{2}, std::vector<std::int32_t>{1, -1});
   tensor<std::uint8_t> mask(shape{2}, std::vector<std::uint8_t>{1, 0});
-  const auto r = lsk::cross_entropy_forward<lsk::backends::cpu, float>(be, logits, targets.view(), mask.view(), lse.view());
+  const auto r =
+      lsk::cross_entropy_forward<lsk::backends::cpu, float>(be, logits, targets.view(), mask.view(), lse.view());
   CHECK(r.valid == 1);
   CHECK(r.loss == Approx(std::log(3.0)).epsilon(1e-6));
   mask(1) = 1;
-  CHECK_THROWS_WITH((lsk::cross_entropy_forward<lsk::backends::cpu, float>(be, logits, targets.view(), mask.view(),
-                                                                            lse.view())),
-                    Contains("target -1 at row 1"));
+  CHECK_THROWS_WITH(
+      (lsk::cross_entropy_forward<lsk::backends::cpu, float>(be, logits, targets.view(), mask.view(), lse.view())),
+      Contains("target -1 at row 1"));
 }
 
 TEST_CASE("row ops check widths, ranks and contiguity", "[ops][errors]") {

@@ -10,8 +10,7 @@ TEST_CASE("rng matches the published PCG32 reference stream", "[rng]") {
   // pcg32_srandom_r(&rng, 42u, 54u), then pcg32_random_r six times: the
   // output printed by the PCG reference implementation's pcg32-demo.
   lsk::rng g(42u, 54u);
-  const std::vector<std::uint32_t> expected = {0xa15c02b7, 0x7b47f409, 0xba1d3330,
-                                               0x83d2f293, 0xbfa4784b, 0xcbed606e};
+  const std::vector<std::uint32_t> expected = {0xa15c02b7, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e};
   for (std::uint32_t e : expected) CHECK(g.next_u32() == e);
 }
 

@@ -43,7 +43,8 @@ TEST_CASE("bad plans are rejected with the key path", "[plan][errors]") {
   };
   expect([](auto& j) { j["stages"][1]["seq_len"] = "long"; }, "plan.stages[1].seq_len: expected an integer");
   expect([](auto& j) { j["stages"][0]["batch_tokens"] = 500; }, "plan.stages[0].batch_tokens: 500 is not a multiple");
-  expect([](auto& j) { j["stages"][1]["data"][0]["source"] = "books"; }, "plan.stages[1].data[0].source: unknown value 'books'");
+  expect([](auto& j) { j["stages"][1]["data"][0]["source"] = "books"; },
+         "plan.stages[1].data[0].source: unknown value 'books'");
   expect([](auto& j) { j["stages"][1]["rope"].erase("target_length"); }, "plan.stages[1].rope.target_length: missing");
   expect([](auto& j) { j["stages"][0]["lr"]["warmup"] = 20; }, "plan.stages[0].lr.schedule: lr schedule: warmup 20");
   expect([](auto& j) { j["stages"][2]["name"] = "long"; }, "duplicate stage name 'long'");

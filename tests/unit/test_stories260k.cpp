@@ -47,7 +47,8 @@ TEST_CASE("stories260K: greedy decoding from BOS tells the published story", "[m
 #endif
 }
 
-TEST_CASE("stories260K: interleaved and rotate-half layouts give the same logits; HF round trip", "[model][stories260K]") {
+TEST_CASE("stories260K: interleaved and rotate-half layouts give the same logits; HF round trip",
+          "[model][stories260K]") {
   if (!fs::exists(stories / "stories260K.bin")) {
     WARN("skipped: " << stories << " is absent");
     return;

@@ -41,7 +41,8 @@ lsk::model::token_batch make_batch(std::int64_t step, index_t micro) {
   for (index_t s = 0; s < 2; ++s) {
     std::vector<std::int32_t> stream(13);
     const auto start = static_cast<std::int32_t>((step * 7 + micro * 3 + s) % 30);
-    for (std::size_t t = 0; t < stream.size(); ++t) stream[t] = (start + static_cast<std::int32_t>(t) * static_cast<std::int32_t>(1 + s)) % 30;
+    for (std::size_t t = 0; t < stream.size(); ++t)
+      stream[t] = (start + static_cast<std::int32_t>(t) * static_cast<std::int32_t>(1 + s)) % 30;
     b.set_sequence(s, stream);
   }
   b.loss_mask(micro) = 0;  // micro-batches differ in their valid counts
@@ -111,8 +112,12 @@ TEST_CASE("accumulating micro-batches equals one large batch", "[train]") {
   const double l1 = t1.step(be, joined).loss;
   CHECK(l2 == Approx(l1).epsilon(1e-5));
   std::vector<float> a, b;
-  m1.weights.for_each([&](const std::string&, const lsk::tensor<float>& t) { a.insert(a.end(), t.values().begin(), t.values().end()); });
-  m2.weights.for_each([&](const std::string&, const lsk::tensor<float>& t) { b.insert(b.end(), t.values().begin(), t.values().end()); });
+  m1.weights.for_each([&](const std::string&, const lsk::tensor<float>& t) {
+    a.insert(a.end(), t.values().begin(), t.values().end());
+  });
+  m2.weights.for_each([&](const std::string&, const lsk::tensor<float>& t) {
+    b.insert(b.end(), t.values().begin(), t.values().end());
+  });
   for (std::size_t i = 0; i < a.size(); ++i) REQUIRE(a[i] == Approx(b[i]).margin(1e-6));
 }
 

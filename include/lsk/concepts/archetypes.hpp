@@ -14,8 +14,8 @@
 namespace lsk::archetypes {
 
 #define LSK_ARCHETYPE_BACKEND_OPS(T)                                                                                 \
-  void embedding_forward(const_view<std::int32_t>, const_view<T>, tensor_view<T>);                                  \
-  void embedding_backward(const_view<std::int32_t>, const_view<T>, tensor_view<T>);                                 \
+  void embedding_forward(const_view<std::int32_t>, const_view<T>, tensor_view<T>);                                   \
+  void embedding_backward(const_view<std::int32_t>, const_view<T>, tensor_view<T>);                                  \
   void rmsnorm_forward(const_view<T>, const_view<T>, T, tensor_view<T>, tensor_view<T>);                             \
   void rmsnorm_backward(const_view<T>, const_view<T>, const_view<T>, const_view<T>, tensor_view<T>, tensor_view<T>); \
   void silu_forward(const_view<T>, tensor_view<T>);                                                                  \

@@ -76,6 +76,7 @@ concept Backend = requires(const B& cbe, op_kind op, dtype dt) {
   { B::name } -> std::convertible_to<std::string_view>;
   { B::memory } -> std::convertible_to<memory_space>;
   { cbe.supports(op, dt) } -> std::same_as<bool>;
-} && backend_for<B, float>;
+}
+&&backend_for<B, float>;
 
 }  // namespace lsk

@@ -30,22 +30,32 @@ inline constexpr dtype dtype_of = dtype_of_t<std::remove_const_t<T>>::value;
 
 constexpr std::string_view name(dtype t) {
   switch (t) {
-    case dtype::f32: return "f32";
-    case dtype::f64: return "f64";
-    case dtype::bf16: return "bf16";
-    case dtype::i32: return "i32";
-    case dtype::u8: return "u8";
+    case dtype::f32:
+      return "f32";
+    case dtype::f64:
+      return "f64";
+    case dtype::bf16:
+      return "bf16";
+    case dtype::i32:
+      return "i32";
+    case dtype::u8:
+      return "u8";
   }
   return "?";
 }
 
 constexpr std::size_t size_of(dtype t) {
   switch (t) {
-    case dtype::f32: return 4;
-    case dtype::f64: return 8;
-    case dtype::bf16: return 2;
-    case dtype::i32: return 4;
-    case dtype::u8: return 1;
+    case dtype::f32:
+      return 4;
+    case dtype::f64:
+      return 8;
+    case dtype::bf16:
+      return 2;
+    case dtype::i32:
+      return 4;
+    case dtype::u8:
+      return 1;
   }
   return 0;
 }

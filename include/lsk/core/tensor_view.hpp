@@ -29,8 +29,8 @@ class tensor_view {
   }
   // A view of const elements from a view of mutable ones.
   template <class U>
-    requires(std::is_const_v<T> && std::is_same_v<const U, T>)
-  tensor_view(const tensor_view<U>& other)  // NOLINT(google-explicit-constructor)
+  requires(std::is_const_v<T>&& std::is_same_v<const U, T>)
+      tensor_view(const tensor_view<U>& other)  // NOLINT(google-explicit-constructor)
       : data_(other.data()), shape_(other.extents()), strides_(other.strides()) {}
 
   T* data() const { return data_; }

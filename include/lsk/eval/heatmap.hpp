@@ -49,8 +49,8 @@ inline std::string needle_heatmap_svg(const needle_grid& grid, const std::string
     for (std::size_t c = 0; c < lengths.size(); ++c) {
       const int x = left + cell_w * static_cast<int>(c);
       const double acc = grid.accuracy(lengths[c], depths[r]);
-      svg << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cell_w << "\" height=\"" << cell_h
-          << "\" fill=\"" << heat_colour(acc) << "\" stroke=\"white\"/>";
+      svg << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cell_w << "\" height=\"" << cell_h << "\" fill=\""
+          << heat_colour(acc) << "\" stroke=\"white\"/>";
       if (acc >= 0) {
         svg << "<text x=\"" << x + cell_w / 2 << "\" y=\"" << y + cell_h / 2 + 4 << "\" text-anchor=\"middle\">"
             << static_cast<int>(acc * 100 + 0.5) << "</text>";

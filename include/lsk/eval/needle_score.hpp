@@ -55,8 +55,7 @@ class needle_grid {
   // Fraction correct in a cell (-1 when the cell has no samples).
   double accuracy(long long length, double depth) const {
     const auto it = cells_.find({length, depth});
-    return it == cells_.end() || it->second.second == 0 ? -1.0
-                                                         : double(it->second.first) / double(it->second.second);
+    return it == cells_.end() || it->second.second == 0 ? -1.0 : double(it->second.first) / double(it->second.second);
   }
   // Mean over all samples with length in [min_length, max_length].
   double mean(long long min_length = 0, long long max_length = 1LL << 62) const {

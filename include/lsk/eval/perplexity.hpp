@@ -30,7 +30,8 @@ std::vector<perplexity_point> perplexity_by_length(B& be, model::llama<float>& m
   for (index_t L : lengths) {
     if (L < 2) raise<config_error>("perplexity_by_length: length ", L, " must be >= 2");
     if (m.rotary.rows() < L) {
-      raise<config_error>("perplexity_by_length: rotary tables have ", m.rotary.rows(), " rows, length ", L, " needs more");
+      raise<config_error>("perplexity_by_length: rotary tables have ", m.rotary.rows(), " rows, length ", L,
+                          " needs more");
     }
     perplexity_point p;
     p.length = L;
@@ -57,7 +58,8 @@ std::vector<perplexity_point> perplexity_by_length(B& be, model::llama<float>& m
       }
       ++p.windows;
     }
-    if (p.windows == 0) raise<config_error>("perplexity_by_length: the held-out stream is shorter than ", L + 1, " tokens");
+    if (p.windows == 0)
+      raise<config_error>("perplexity_by_length: the held-out stream is shorter than ", L + 1, " tokens");
     p.nll = all / double(n_all);
     p.nll_second_half = half / double(n_half);
     out.push_back(p);

@@ -67,10 +67,9 @@ inline hf_config parse_hf_config(const nlohmann::json& j, const std::string& whe
   m.intermediate_size = detail::integer_key(j, "intermediate_size", where);
   m.num_hidden_layers = detail::integer_key(j, "num_hidden_layers", where);
   m.num_attention_heads = detail::integer_key(j, "num_attention_heads", where);
-  m.num_key_value_heads =
-      j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
-          ? detail::integer_key(j, "num_key_value_heads", where)
-          : m.num_attention_heads;
+  m.num_key_value_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
+                              ? detail::integer_key(j, "num_key_value_heads", where)
+                              : m.num_attention_heads;
   if (j.contains("head_dim") && !j["head_dim"].is_null()) m.head_dim = detail::integer_key(j, "head_dim", where);
   m.rms_norm_eps = detail::number_key(j, "rms_norm_eps", where, 1e-6);
   m.max_position_embeddings = detail::integer_key(j, "max_position_embeddings", where);
@@ -78,8 +77,10 @@ inline hf_config parse_hf_config(const nlohmann::json& j, const std::string& whe
     if (!it->is_boolean()) raise<config_error>(where, ": key 'tie_word_embeddings' must be true or false");
     m.tie_word_embeddings = it->get<bool>();
   }
-  if (const auto it = j.find("bos_token_id"); it != j.end() && it->is_number_integer()) m.bos_token_id = it->get<std::int32_t>();
-  if (const auto it = j.find("eos_token_id"); it != j.end() && it->is_number_integer()) m.eos_token_id = it->get<std::int32_t>();
+  if (const auto it = j.find("bos_token_id"); it != j.end() && it->is_number_integer())
+    m.bos_token_id = it->get<std::int32_t>();
+  if (const auto it = j.find("eos_token_id"); it != j.end() && it->is_number_integer())
+    m.eos_token_id = it->get<std::int32_t>();
   m.layout = rope_layout::rotate_half;
   for (const char* unsupported : {"attention_bias", "mlp_bias"}) {
     if (const auto it = j.find(unsupported); it != j.end() && it->is_boolean() && it->get<bool>()) {

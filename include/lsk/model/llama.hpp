@@ -80,8 +80,8 @@ class llama {
     }
     rmsnorm_forward<B, T>(be, act_.x.back(), weights.norm, eps(), act_.hf.view(), act_.rstdf.view());
     linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
-    last_ = cross_entropy_forward<B, T>(be, act_.logits, batch.targets.view(), batch.loss_mask.view(),
-                                        act_.lse.view(), normalizer);
+    last_ = cross_entropy_forward<B, T>(be, act_.logits, batch.targets.view(), batch.loss_mask.view(), act_.lse.view(),
+                                        normalizer);
     if (!std::isfinite(last_.loss)) {
       raise<numeric_error>("llama forward: loss is ", last_.loss, " (sum ", last_.sum, " over ", last_.valid,
                            " tokens)");
@@ -125,8 +125,8 @@ class llama {
       ids(t) = tokens[static_cast<std::size_t>(t)];
       positions(t) = static_cast<std::int32_t>(cache.length + t);
     }
-    const attention::attention_shape s{1, n, cache.length + n, config.num_attention_heads, config.num_key_value_heads,
-                                       config.head_size()};
+    const attention::attention_shape s{
+        1, n, cache.length + n, config.num_attention_heads, config.num_key_value_heads, config.head_size()};
     allocate_activations(decode_act_, 1, n, cache.length + n);
     auto& act = decode_act_;
     embedding_forward<B, T>(be, ids.view(), weights.embed_tokens, act.x[0].view());
@@ -268,8 +268,7 @@ class llama {
   static tensor<T>& lm_head(llama_weights<T>& w) { return !w.lm_head.empty() ? w.lm_head : w.embed_tokens; }
 
   attention::attention_shape attention_shape_of(const token_batch& b) const {
-    return {b.batch, b.seq_len, b.seq_len, config.num_attention_heads, config.num_key_value_heads,
-            config.head_size()};
+    return {b.batch, b.seq_len, b.seq_len, config.num_attention_heads, config.num_key_value_heads, config.head_size()};
   }
 
   void check_batch(const token_batch& b) const {

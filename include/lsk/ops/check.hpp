@@ -48,7 +48,8 @@ void require_numel(std::string_view op, std::string_view arg, const V& v, index_
 
 template <Backend B>
 void require_support(const B& be, op_kind op, dtype dt) {
-  if (!be.supports(op, dt)) raise<unsupported_error>(B::name, " backend does not support ", name(op), " for ", name(dt));
+  if (!be.supports(op, dt))
+    raise<unsupported_error>(B::name, " backend does not support ", name(op), " for ", name(dt));
 }
 
 // The contiguous checks every row-wise op shares: all views contiguous.

@@ -15,10 +15,10 @@
 namespace lsk {
 
 struct cross_entropy_result {
-  double loss = 0.0;          // sum of masked losses / normalizer
-  double sum = 0.0;           // sum of masked losses
-  index_t valid = 0;          // rows with mask != 0
-  double normalizer = 0.0;    // what the sum was divided by
+  double loss = 0.0;        // sum of masked losses / normalizer
+  double sum = 0.0;         // sum of masked losses
+  index_t valid = 0;        // rows with mask != 0
+  double normalizer = 0.0;  // what the sum was divided by
 };
 
 namespace detail {

@@ -28,7 +28,8 @@ struct matrix_operand {
 
 template <class T>
 matrix_operand<T> as_matrix(std::string_view op, std::string_view arg, tensor_view<T> v) {
-  if (v.rank() != 2 && v.rank() != 3) raise<shape_error>(op, ": ", arg, " must have rank 2 or 3, got ", v.extents().str());
+  if (v.rank() != 2 && v.rank() != 3)
+    raise<shape_error>(op, ": ", arg, " must have rank 2 or 3, got ", v.extents().str());
   matrix_operand<T> m;
   m.data = v.data();
   if (v.rank() == 3) {
@@ -113,7 +114,8 @@ void matmul_backward(B& be, std::type_identity_t<const_view<T>> a, std::type_ide
     detail::require_same_shape("matmul_backward", "a", a, "da", da);
     if (da.rank() == 2 && batch > 1) {  // a was broadcast: sum its gradient over the batch
       for (index_t i = 0; i < batch; ++i) {
-        matmul<B, T>(be, detail::matrix_at(dc, i), detail::matrix_at(b, i).transpose(), da, T(1), i == 0 ? beta_da : T(1));
+        matmul<B, T>(be, detail::matrix_at(dc, i), detail::matrix_at(b, i).transpose(), da, T(1),
+                     i == 0 ? beta_da : T(1));
       }
     } else {
       matmul<B, T>(be, dc, b.transpose(), da, T(1), beta_da);
@@ -123,7 +125,8 @@ void matmul_backward(B& be, std::type_identity_t<const_view<T>> a, std::type_ide
     detail::require_same_shape("matmul_backward", "b", b, "db", db);
     if (db.rank() == 2 && batch > 1) {
       for (index_t i = 0; i < batch; ++i) {
-        matmul<B, T>(be, detail::matrix_at(a, i).transpose(), detail::matrix_at(dc, i), db, T(1), i == 0 ? beta_db : T(1));
+        matmul<B, T>(be, detail::matrix_at(a, i).transpose(), detail::matrix_at(dc, i), db, T(1),
+                     i == 0 ? beta_db : T(1));
       }
     } else {
       matmul<B, T>(be, a.transpose(), dc, db, T(1), beta_db);

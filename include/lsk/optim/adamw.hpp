@@ -32,8 +32,8 @@ template <class T>
 class adamw {
  public:
   explicit adamw(adamw_options options) : options_(options) {
-    if (!(options.lr >= 0) || !(options.beta1 >= 0 && options.beta1 < 1) || !(options.beta2 >= 0 && options.beta2 < 1) ||
-        !(options.eps > 0) || !(options.weight_decay >= 0)) {
+    if (!(options.lr >= 0) || !(options.beta1 >= 0 && options.beta1 < 1) ||
+        !(options.beta2 >= 0 && options.beta2 < 1) || !(options.eps > 0) || !(options.weight_decay >= 0)) {
       raise<config_error>("adamw: invalid options (lr ", options.lr, ", betas ", options.beta1, "/", options.beta2,
                           ", eps ", options.eps, ", weight_decay ", options.weight_decay, ")");
     }

@@ -98,8 +98,8 @@ data_factory make_plan_data(std::shared_ptr<const Tok> tok, std::shared_ptr<cons
           cfg = detail::with_default(cfg, "cip_ratio", interleave ? 1.0 : 0.0);
           cfg = detail::with_default(cfg, "long_ratio", interleave ? 0.0 : 1.0);
           if (!interleave) cfg = detail::with_default(cfg, "docs_per_sample", 1);  // windows of one document
-          auto s = std::make_shared<const data::cip_synthesizer>(corpus->tokens, data::cip_config::from_json(cfg, where),
-                                                                 data::special_tokens::of(*tok));
+          auto s = std::make_shared<const data::cip_synthesizer>(
+              corpus->tokens, data::cip_config::from_json(cfg, where), data::special_tokens::of(*tok));
           sources.emplace_back(std::shared_ptr<const data::cip_synthesizer>(s));
           break;
         }
@@ -120,9 +120,8 @@ data_factory make_plan_data(std::shared_ptr<const Tok> tok, std::shared_ptr<cons
     }
     const std::int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : tok->eos_id();
     return std::make_unique<synthesized_data>(
-        std::make_shared<const data::mixture_synthesizer>(std::move(sources), std::move(weights), seed),
-                                              stage.seq_len, stage.sequences_per_step() / stage.micro_batches,
-                                              stage.micro_batches, pad);
+        std::make_shared<const data::mixture_synthesizer>(std::move(sources), std::move(weights), seed), stage.seq_len,
+        stage.sequences_per_step() / stage.micro_batches, stage.micro_batches, pad);
   };
 }
 

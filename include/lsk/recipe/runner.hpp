@@ -64,11 +64,16 @@ struct stage_result {
 namespace detail {
 inline position::rope_config apply_rope_change(const schedule::stage_plan& s, position::rope_config rope) {
   switch (s.rope) {
-    case schedule::rope_change::none: return rope;
-    case schedule::rope_change::base: return position::with_base(rope, s.rope_theta);
-    case schedule::rope_change::ntk: return position::with_ntk_scaling(rope, s.rope_target_length);
-    case schedule::rope_change::linear: return position::with_linear_scaling(rope, s.rope_target_length);
-    case schedule::rope_change::yarn: return position::with_yarn(rope, s.rope_target_length);
+    case schedule::rope_change::none:
+      return rope;
+    case schedule::rope_change::base:
+      return position::with_base(rope, s.rope_theta);
+    case schedule::rope_change::ntk:
+      return position::with_ntk_scaling(rope, s.rope_target_length);
+    case schedule::rope_change::linear:
+      return position::with_linear_scaling(rope, s.rope_target_length);
+    case schedule::rope_change::yarn:
+      return position::with_yarn(rope, s.rope_target_length);
   }
   return rope;
 }
@@ -124,7 +129,8 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     if (options.resume && fs::exists(stage_dir / "done.json")) {
       const auto done = position::load_json_file(stage_dir / "done.json");
       results.push_back({stage.name, done.value("steps", std::int64_t{0}), done.value("first_loss", 0.0),
-                         done.value("last_loss", 0.0), done.value("seconds", 0.0), done.value("eval", nlohmann::json::object())});
+                         done.value("last_loss", 0.0), done.value("seconds", 0.0),
+                         done.value("eval", nlohmann::json::object())});
       previous = model::load_hf_checkpoint<float>(stage_dir / "final");
       finished.push_back(stage.name);
       std::fprintf(options.log, "%s: done earlier, loss %.4f -> %.4f\n", stage.name.c_str(), results.back().first_loss,
@@ -147,12 +153,13 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     start.config.model.max_position_embeddings =
         std::max(start.config.rope.max_position_embeddings, start.config.model.max_position_embeddings);
     if (stage.rope != schedule::rope_change::none) {
-      std::fprintf(options.log, "%s: rope changed to %s, theta %.6g, max_position_embeddings %lld\n", stage.name.c_str(),
-                   std::string(position::name(start.config.rope.scaling)).c_str(), start.config.rope.theta,
-                   static_cast<long long>(start.config.model.max_position_embeddings));
+      std::fprintf(options.log, "%s: rope changed to %s, theta %.6g, max_position_embeddings %lld\n",
+                   stage.name.c_str(), std::string(position::name(start.config.rope.scaling)).c_str(),
+                   start.config.rope.theta, static_cast<long long>(start.config.model.max_position_embeddings));
     }
     model::llama<float> m(start.config.model, std::move(start.weights));
-    m.set_position_encoding(position::rope(start.config.rope), std::max(stage.seq_len, m.config.max_position_embeddings));
+    m.set_position_encoding(position::rope(start.config.rope),
+                            std::max(stage.seq_len, m.config.max_position_embeddings));
 
     train::trainer_options to;
     to.micro_batches = stage.micro_batches;
@@ -163,7 +170,8 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     to.checkpoint_every = stage.checkpoint_every;
     train::trainer t(m, start.config, to);
     if (options.resume && t.resume()) {
-      std::fprintf(options.log, "%s: resumed at step %lld\n", stage.name.c_str(), static_cast<long long>(t.steps_done()));
+      std::fprintf(options.log, "%s: resumed at step %lld\n", stage.name.c_str(),
+                   static_cast<long long>(t.steps_done()));
     }
     detail::truncate_metrics(metrics_path, finished, stage.name, t.steps_done());
     auto data = make_data(stage, plan.seed * 1000003u + si);
@@ -180,7 +188,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
       r.last_loss = rec.loss;
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
       const double tps = static_cast<double>(stage.batch_tokens) / std::max(rec.seconds, 1e-9);
-      nlohmann::json line = {{"stage", stage.name}, {"step", rec.step},       {"loss", rec.loss},
+      nlohmann::json line = {{"stage", stage.name}, {"step", rec.step},           {"loss", rec.loss},
                              {"lr", rec.lr},        {"grad_norm", rec.grad_norm}, {"tokens", rec.tokens},
                              {"tokens_per_s", tps}, {"seq_len", stage.seq_len}};
       metrics << line.dump() << "\n" << std::flush;
@@ -190,7 +198,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
     model::save_hf_checkpoint(stage_dir / "final", start.config, m.weights);
     r.eval = evaluate ? evaluate(m, start.config, stage) : nlohmann::json::object();
-    const nlohmann::json done = {{"stage", stage.name}, {"steps", r.steps},   {"first_loss", r.first_loss},
+    const nlohmann::json done = {{"stage", stage.name},      {"steps", r.steps},     {"first_loss", r.first_loss},
                                  {"last_loss", r.last_loss}, {"seconds", r.seconds}, {"eval", r.eval}};
     io::atomic_write(stage_dir / "done.json", [&](io::atomic_file& f) { f.write(done.dump(1) + "\n"); });
     results.push_back(r);

@@ -28,10 +28,14 @@ enum class lr_shape { constant, cosine, linear, warmup_stable_decay };
 
 constexpr std::string_view name(lr_shape s) {
   switch (s) {
-    case lr_shape::constant: return "constant";
-    case lr_shape::cosine: return "cosine";
-    case lr_shape::linear: return "linear";
-    case lr_shape::warmup_stable_decay: return "wsd";
+    case lr_shape::constant:
+      return "constant";
+    case lr_shape::cosine:
+      return "cosine";
+    case lr_shape::linear:
+      return "linear";
+    case lr_shape::warmup_stable_decay:
+      return "wsd";
   }
   return "?";
 }
@@ -43,10 +47,12 @@ class lr_schedule {
   lr_schedule(lr_shape shape, double peak, std::int64_t total, std::int64_t warmup = 0, double min_lr = 0.0,
               std::int64_t decay = 0)
       : shape_(shape), peak_(peak), min_(min_lr), total_(total), warmup_(warmup), decay_(decay) {
-    if (!(peak >= 0) || !std::isfinite(peak)) raise<config_error>("lr schedule: peak learning rate ", peak, " must be >= 0");
+    if (!(peak >= 0) || !std::isfinite(peak))
+      raise<config_error>("lr schedule: peak learning rate ", peak, " must be >= 0");
     if (!(min_lr >= 0) || min_lr > peak) raise<config_error>("lr schedule: min_lr ", min_lr, " must be in [0, peak]");
     if (total < 1) raise<config_error>("lr schedule: total steps ", total, " must be >= 1");
-    if (warmup < 0 || warmup > total) raise<config_error>("lr schedule: warmup ", warmup, " must be in [0, ", total, "]");
+    if (warmup < 0 || warmup > total)
+      raise<config_error>("lr schedule: warmup ", warmup, " must be in [0, ", total, "]");
     if (shape == lr_shape::warmup_stable_decay && (decay < 0 || decay > total - warmup)) {
       raise<config_error>("lr schedule: decay ", decay, " must be in [0, ", total - warmup, "]");
     }
@@ -58,9 +64,12 @@ class lr_schedule {
     const std::int64_t span = total_ - warmup_;
     const double p = static_cast<double>(step - warmup_) / static_cast<double>(span);
     switch (shape_) {
-      case lr_shape::constant: return peak_;
-      case lr_shape::cosine: return min_ + (peak_ - min_) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));
-      case lr_shape::linear: return peak_ + (min_ - peak_) * p;
+      case lr_shape::constant:
+        return peak_;
+      case lr_shape::cosine:
+        return min_ + (peak_ - min_) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));
+      case lr_shape::linear:
+        return peak_ + (min_ - peak_) * p;
       case lr_shape::warmup_stable_decay: {
         const std::int64_t decay_start = total_ - decay_;
         if (step < decay_start || decay_ == 0) return peak_;

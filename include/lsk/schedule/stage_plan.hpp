@@ -48,21 +48,31 @@ enum class data_source { short_docs, natural_long, cip, sft, synl };
 
 constexpr std::string_view name(data_source s) {
   switch (s) {
-    case data_source::short_docs: return "short";
-    case data_source::natural_long: return "natural_long";
-    case data_source::cip: return "cip";
-    case data_source::sft: return "sft";
-    case data_source::synl: return "synl";
+    case data_source::short_docs:
+      return "short";
+    case data_source::natural_long:
+      return "natural_long";
+    case data_source::cip:
+      return "cip";
+    case data_source::sft:
+      return "sft";
+    case data_source::synl:
+      return "synl";
   }
   return "?";
 }
 constexpr std::string_view name(rope_change c) {
   switch (c) {
-    case rope_change::none: return "none";
-    case rope_change::ntk: return "ntk";
-    case rope_change::base: return "base";
-    case rope_change::linear: return "linear";
-    case rope_change::yarn: return "yarn";
+    case rope_change::none:
+      return "none";
+    case rope_change::ntk:
+      return "ntk";
+    case rope_change::base:
+      return "base";
+    case rope_change::linear:
+      return "linear";
+    case rope_change::yarn:
+      return "yarn";
   }
   return "?";
 }
@@ -131,7 +141,8 @@ class plan_reader {
     if (!v.is_number()) raise<config_error>(key(k), ": expected a number, got ", v.dump());
     return v.get<double>();
   }
-  std::int64_t integer(std::string_view k, std::optional<std::int64_t> fallback = std::nullopt, std::int64_t min = 0) const {
+  std::int64_t integer(std::string_view k, std::optional<std::int64_t> fallback = std::nullopt,
+                       std::int64_t min = 0) const {
     std::int64_t out = 0;
     if (!has(k)) {
       if (!fallback) raise<config_error>(key(k), ": missing");
@@ -175,15 +186,16 @@ inline stage_plan parse_stage(const nlohmann::json& j, const std::string& path) 
   stage_plan s;
   s.name = r.string("name");
   const std::string kind = r.string("kind", "pretrain");
-  if (kind != "pretrain" && kind != "sft") raise<config_error>(r.key("kind"), ": unknown value '", kind, "' (pretrain, sft)");
+  if (kind != "pretrain" && kind != "sft")
+    raise<config_error>(r.key("kind"), ": unknown value '", kind, "' (pretrain, sft)");
   s.kind = kind == "sft" ? stage_kind::sft : stage_kind::pretrain;
   s.seq_len = r.integer("seq_len", std::nullopt, 2);
   if (r.has("rope")) {
     const detail::plan_reader rope(r.at("rope"), r.key("rope"));
     rope.reject_unknown({"change", "target_length", "theta"});
-    s.rope = detail::enum_from(rope.string("change", "none"), rope.key("change"),
-                               std::array{rope_change::none, rope_change::ntk, rope_change::base, rope_change::linear,
-                                          rope_change::yarn});
+    s.rope = detail::enum_from(
+        rope.string("change", "none"), rope.key("change"),
+        std::array{rope_change::none, rope_change::ntk, rope_change::base, rope_change::linear, rope_change::yarn});
     if (s.rope == rope_change::base) s.rope_theta = rope.number("theta");
     if (s.rope == rope_change::base && !(s.rope_theta > 0)) raise<config_error>(rope.key("theta"), ": must be > 0");
     if (s.rope == rope_change::ntk || s.rope == rope_change::linear || s.rope == rope_change::yarn) {

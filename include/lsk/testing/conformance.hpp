@@ -34,18 +34,17 @@ inline void require_report(const check_report& r) {
 }
 }  // namespace lsk::testing
 
-#define LSK_CONFORMANCE_OP(OP)                                                                                \
-  TEMPLATE_LIST_TEST_CASE("conformance: " #OP, "[conformance][" #OP "]", LSK_CONFORMANCE_BACKENDS) {          \
-    TestType backend;                                                                                         \
-    ::lsk::testing::require_report(::lsk::testing::conformance_check<::lsk::testing::OP##_case, float>(backend)); \
-    if constexpr (::lsk::backend_for<TestType, double>) {                                                     \
-      ::lsk::testing::require_report(                                                                         \
-          ::lsk::testing::conformance_check<::lsk::testing::OP##_case, double>(backend));                    \
-    }                                                                                                         \
-  }                                                                                                           \
-  TEMPLATE_LIST_TEST_CASE("gradient: " #OP, "[gradient][" #OP "]", LSK_CONFORMANCE_BACKENDS) {                \
-    TestType backend;                                                                                         \
-    ::lsk::testing::require_report(::lsk::testing::gradient_check<::lsk::testing::OP##_case>(backend));      \
+#define LSK_CONFORMANCE_OP(OP)                                                                                       \
+  TEMPLATE_LIST_TEST_CASE("conformance: " #OP, "[conformance][" #OP "]", LSK_CONFORMANCE_BACKENDS) {                 \
+    TestType backend;                                                                                                \
+    ::lsk::testing::require_report(::lsk::testing::conformance_check<::lsk::testing::OP##_case, float>(backend));    \
+    if constexpr (::lsk::backend_for<TestType, double>) {                                                            \
+      ::lsk::testing::require_report(::lsk::testing::conformance_check<::lsk::testing::OP##_case, double>(backend)); \
+    }                                                                                                                \
+  }                                                                                                                  \
+  TEMPLATE_LIST_TEST_CASE("gradient: " #OP, "[gradient][" #OP "]", LSK_CONFORMANCE_BACKENDS) {                       \
+    TestType backend;                                                                                                \
+    ::lsk::testing::require_report(::lsk::testing::gradient_check<::lsk::testing::OP##_case>(backend));              \
   }
 
 LSK_CONFORMANCE_OP(matmul)

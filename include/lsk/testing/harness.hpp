@@ -150,7 +150,8 @@ check_report gradient_check(B& be, std::uint64_t seed = 7) {
         auto& x = in[i].values();
         const auto& analytic = grads[i].values();
         double scale = 1e-12;
-        for (std::size_t j = 0; j < x.size(); ++j) scale = std::max(scale, std::abs(analytic[j] - start[i].values()[j]));
+        for (std::size_t j = 0; j < x.size(); ++j)
+          scale = std::max(scale, std::abs(analytic[j] - start[i].values()[j]));
         const std::size_t n = x.size();
         const std::size_t count = std::min<std::size_t>(n, samples_per_input);
         for (std::size_t s = 0; s < count; ++s) {
@@ -164,7 +165,8 @@ check_report gradient_check(B& be, std::uint64_t seed = 7) {
           const double numeric = (up - down) / (2 * h);
           const double got = analytic[j] - start[i].values()[j];
           ++report.checks;
-          const double rounding = 16 * std::numeric_limits<double>::epsilon() * std::max(std::abs(up), std::abs(down)) / h;
+          const double rounding =
+              16 * std::numeric_limits<double>::epsilon() * std::max(std::abs(up), std::abs(down)) / h;
           if (!(std::abs(numeric - got) <= tol * scale + rounding)) {
             std::ostringstream msg;
             msg << C::name << " on " << B::name << " (f64), trial " << trial << ", inputs " << detail::describe(in)

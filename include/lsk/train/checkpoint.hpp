@@ -32,7 +32,7 @@
 namespace lsk::train {
 
 struct checkpoint_state {
-  std::int64_t step = 0;            // optimizer steps completed
+  std::int64_t step = 0;  // optimizer steps completed
   std::int64_t optimizer_steps = 0;
   lsk::rng::state_type rng_state{};
   nlohmann::json extra = nlohmann::json::object();  // metrics, stage name, ...
@@ -58,16 +58,19 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& root, const m
   fs::create_directories(tmp_dir);
   model::save_hf_checkpoint(tmp_dir, config, weights);
   io::safetensors::writer moments;
-  optimizer.for_each_moment([&](const std::string& pname, const shape& extents, std::span<float> m, std::span<float> v) {
-    moments.add("m." + pname, tensor_view<const float>(m.data(), extents));
-    moments.add("v." + pname, tensor_view<const float>(v.data(), extents));
-  });
+  optimizer.for_each_moment(
+      [&](const std::string& pname, const shape& extents, std::span<float> m, std::span<float> v) {
+        moments.add("m." + pname, tensor_view<const float>(m.data(), extents));
+        moments.add("v." + pname, tensor_view<const float>(v.data(), extents));
+      });
   moments.write(tmp_dir / "optimizer.safetensors");
   nlohmann::json j;
   j["step"] = state.step;
   j["optimizer_steps"] = state.optimizer_steps;
-  j["rng"] = {{"state", state.rng_state.state}, {"increment", state.rng_state.increment},
-              {"spare", state.rng_state.spare}, {"has_spare", state.rng_state.has_spare}};
+  j["rng"] = {{"state", state.rng_state.state},
+              {"increment", state.rng_state.increment},
+              {"spare", state.rng_state.spare},
+              {"has_spare", state.rng_state.has_spare}};
   j["extra"] = state.extra;
   io::atomic_write(tmp_dir / "trainer.json", [&](io::atomic_file& f) { f.write(j.dump(1) + "\n"); });
   fs::remove_all(final_dir);
@@ -106,24 +109,25 @@ checkpoint_state load_checkpoint(const std::filesystem::path& dir, model::llama_
     std::copy(src->values().begin(), src->values().end(), t.values().begin());
   });
   const auto moments = io::safetensors::reader::open(dir / "optimizer.safetensors");
-  optimizer.for_each_moment([&](const std::string& pname, const shape& extents, std::span<float> m, std::span<float> v) {
-    for (auto [prefix, dst] : {std::pair{"m.", m}, std::pair{"v.", v}}) {
-      const auto t = moments.read<float>(prefix + pname);
-      if (!(t.extents() == extents)) {
-        raise<format_error>(moments.source(), ": '", prefix, pname, "' is ", t.extents().str(), ", expected ",
-                            extents.str());
-      }
-      std::copy(t.values().begin(), t.values().end(), dst.begin());
-    }
-  });
+  optimizer.for_each_moment(
+      [&](const std::string& pname, const shape& extents, std::span<float> m, std::span<float> v) {
+        for (auto [prefix, dst] : {std::pair{"m.", m}, std::pair{"v.", v}}) {
+          const auto t = moments.read<float>(prefix + pname);
+          if (!(t.extents() == extents)) {
+            raise<format_error>(moments.source(), ": '", prefix, pname, "' is ", t.extents().str(), ", expected ",
+                                extents.str());
+          }
+          std::copy(t.values().begin(), t.values().end(), dst.begin());
+        }
+      });
   const nlohmann::json j = position::load_json_file(dir / "trainer.json");
   checkpoint_state s;
   try {
     s.step = j.at("step").get<std::int64_t>();
     s.optimizer_steps = j.at("optimizer_steps").get<std::int64_t>();
     const auto& r = j.at("rng");
-    s.rng_state = {r.at("state").get<std::uint64_t>(), r.at("increment").get<std::uint64_t>(), r.at("spare").get<double>(),
-             r.at("has_spare").get<bool>()};
+    s.rng_state = {r.at("state").get<std::uint64_t>(), r.at("increment").get<std::uint64_t>(),
+                   r.at("spare").get<double>(), r.at("has_spare").get<bool>()};
     if (j.contains("extra")) s.extra = j["extra"];
   } catch (const nlohmann::json::exception& e) {
     raise<format_error>((dir / "trainer.json").string(), ": ", e.what());

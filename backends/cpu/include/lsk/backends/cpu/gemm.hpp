@@ -148,10 +148,12 @@ void gemm(gemm_engine engine, const gemm_problem<T>& g) {
     constexpr index_t large_matrix_flops = index_t{1} << 22;
     if (g.batch > 1 && flops_per_matrix < large_matrix_flops) {
       // One small matrix per thread, each a single-threaded cblas call.
-      parallel_rows(g.batch, flops_per_matrix,
-                    [&](index_t i) { blas_gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c); });
+      parallel_rows(g.batch, flops_per_matrix, [&](index_t i) {
+        blas_gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c);
+      });
     } else {
-      for (index_t i = 0; i < g.batch; ++i) blas_gemm_split(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c);
+      for (index_t i = 0; i < g.batch; ++i)
+        blas_gemm_split(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c);
     }
     return;
   }
@@ -164,8 +166,9 @@ void gemm(gemm_engine engine, const gemm_problem<T>& g) {
   if (g.batch > 1 && flops_per_matrix < large_matrix_flops) {
     // One small matrix per thread, always through Eigen (single-threaded inside
     // a parallel region), never calling the BLAS from several threads at once.
-    parallel_rows(g.batch, flops_per_matrix,
-                  [&](index_t i) { eigen_gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c); });
+    parallel_rows(g.batch, flops_per_matrix, [&](index_t i) {
+      eigen_gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c);
+    });
   } else {
     for (index_t i = 0; i < g.batch; ++i) one(i);
   }

@@ -96,7 +96,8 @@ class reference {
     }
     for (index_t j = 0; j < d; ++j) {
       double acc = dw.data()[j];
-      for (index_t r = 0; r < rows; ++r) acc += double(dy.data()[r * d + j]) * double(x.data()[r * d + j]) * double(rstd.data()[r]);
+      for (index_t r = 0; r < rows; ++r)
+        acc += double(dy.data()[r * d + j]) * double(x.data()[r * d + j]) * double(rstd.data()[r]);
       dw.data()[j] = static_cast<T>(acc);
     }
   }
@@ -111,7 +112,8 @@ class reference {
 
   template <real_scalar T>
   void silu_backward(const_view<T> x, const_view<T> dy, tensor_view<T> dx) {
-    for (index_t i = 0; i < x.numel(); ++i) dx.data()[i] = static_cast<T>(double(dy.data()[i]) * silu_grad(x.data()[i]));
+    for (index_t i = 0; i < x.numel(); ++i)
+      dx.data()[i] = static_cast<T>(double(dy.data()[i]) * silu_grad(x.data()[i]));
   }
 
   template <real_scalar T>
@@ -135,7 +137,8 @@ class reference {
   template <real_scalar T>
   void softmax_forward(const_view<T> x, T scale, tensor_view<T> y) {
     const index_t n = x.dim(-1);
-    for (index_t r = 0; r < x.extents().rows(); ++r) softmax_row(x.data() + r * n, n, n, double(scale), y.data() + r * n);
+    for (index_t r = 0; r < x.extents().rows(); ++r)
+      softmax_row(x.data() + r * n, n, n, double(scale), y.data() + r * n);
   }
 
   template <real_scalar T>
@@ -155,7 +158,8 @@ class reference {
       const T* dyr = dy.data() + r * n;
       double dot = 0.0;
       for (index_t j = 0; j < n; ++j) dot += double(yr[j]) * double(dyr[j]);
-      for (index_t j = 0; j < n; ++j) dx.data()[r * n + j] = static_cast<T>(double(scale) * double(yr[j]) * (double(dyr[j]) - dot));
+      for (index_t j = 0; j < n; ++j)
+        dx.data()[r * n + j] = static_cast<T>(double(scale) * double(yr[j]) * (double(dyr[j]) - dot));
     }
   }
 
