@@ -12,6 +12,14 @@
 // are compute-bound (exp in silu, softmax, cross-entropy) show it as a low
 // rate. Every op is called through the lsk free functions (shape checks
 // included), once untimed before the timed loop.
+// GCC 12 with -march=native (LSK_NATIVE) reports false -Wmaybe-uninitialized /
+// -Wuninitialized warnings inside its AVX-512 intrinsics when Eigen's GEMM
+// packing and vectorised exp are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <benchmark/benchmark.h>
 
 #include <cstdint>

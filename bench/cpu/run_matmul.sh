@@ -3,7 +3,8 @@
 # -DLSK_NATIVE=ON, once with OFF), runs the eigen engine, the blas engine
 # through lsk::matmul and raw OpenBLAS cblas_sgemm side by side in one run per
 # configuration (2 threads, repetitions interleaved at random), and prints
-# markdown tables of the median GFLOP/s and their ratios to OpenBLAS.
+# markdown tables of the median GFLOP/s and their ratios to OpenBLAS (also the
+# ratio of the fastest repetitions, which is less hurt by other load).
 #
 # Environment knobs (defaults in brackets):
 #   LSK_BENCH_BUILD_PREFIX  build directories are <prefix>-native, <prefix>-generic [<repo>/build-bench]
@@ -50,55 +51,52 @@ for cfg in $configs; do
     --benchmark_filter="$filter" \
     --benchmark_repetitions="$reps" \
     --benchmark_enable_random_interleaving=true \
-    --benchmark_report_aggregates_only=true \
     --benchmark_min_time="$min_time" \
     --benchmark_out="$json" --benchmark_out_format=json >"$dir/bench_matmul.log" 2>&1
   echo "## LSK_NATIVE=$native"
   echo
   python3 - "$json" <<'PY'
-import json, re, sys
+import json, re, statistics, sys
 data = json.load(open(sys.argv[1]))
 ctx = data["context"]
 print(f"- Eigen SIMD: {ctx.get('eigen_simd', '?')}; OpenBLAS core: {ctx.get('openblas_corename', 'n/a')} "
       f"({ctx.get('openblas_config', 'OpenBLAS not linked')}); default engine: {ctx.get('default_gemm_engine', '?')}")
-print(f"- load average during the run (at start): {ctx.get('load_avg', '?')}")
+print(f"- load average at the start of the run: {' '.join(f'{x:.2f}' for x in ctx.get('load_avg', []))}")
 print()
-med, cv = {}, {}
+runs = {}  # (kind, size, engine) -> GFLOP/s of each repetition
 for b in data["benchmarks"]:
-    if b.get("run_type") != "aggregate":
+    if b.get("run_type") != "iteration":
         continue
-    name = re.sub(r"/real_time$", "", b["run_name"])
-    kind, engine, size = name.split("/")
-    if b["aggregate_name"] == "median":
-        med[(kind, size, engine)] = b["GFLOP"]
-    elif b["aggregate_name"] == "cv":
-        cv[(kind, size, engine)] = b["real_time"] * 100.0  # cv aggregates report the time's cv as a fraction
+    kind, engine, size = re.sub(r"/real_time$", "", b["run_name"]).split("/")
+    runs.setdefault((kind, size, engine), []).append(b["GFLOP"])
+med = {k: statistics.median(v) for k, v in runs.items()}
+best = {k: max(v) for k, v in runs.items()}
 
 def cell(key):
     return f"{med[key]:.1f}" if key in med else "-"
 
-def ratio(num, den):
-    return f"{med[num] / med[den]:.2f}" if num in med and den in med else "-"
-
-def spread(kind, size):
-    vals = [f"{cv[(kind, size, e)]:.0f}" if (kind, size, e) in cv else "-" for e in ("eigen", "blas", "openblas")]
-    return "/".join(vals)
+def ratio(table, num, den):
+    return f"{table[num] / table[den]:.2f}" if num in table and den in table else "-"
 
 def table(kinds, label):
     rows = sorted({(k, s) for (k, s, _) in med if k in kinds},
                   key=lambda ks: (kinds.index(ks[0]), int(ks[1]) if ks[1].isdigit() else 0, ks[1]))
     if not rows:
         return
-    print(f"| {label} | eigen GFLOP/s | lsk+blas GFLOP/s | OpenBLAS GFLOP/s | eigen/OpenBLAS | lsk-blas/OpenBLAS | cv % (e/b/o) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| {label} | eigen GFLOP/s | lsk+blas GFLOP/s | OpenBLAS GFLOP/s | eigen/OpenBLAS | lsk-blas/OpenBLAS "
+          "| best-of-reps eigen/OpenBLAS | best-of-reps lsk-blas/OpenBLAS |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for k, s in rows:
         e, b, o = (k, s, "eigen"), (k, s, "blas"), (k, s, "openblas")
         first = s if label == "n" else f"{k} {s}"
-        print(f"| {first} | {cell(e)} | {cell(b)} | {cell(o)} | {ratio(e, o)} | {ratio(b, o)} | {spread(k, s)} |")
+        print(f"| {first} | {cell(e)} | {cell(b)} | {cell(o)} | {ratio(med, e, o)} | {ratio(med, b, o)} "
+              f"| {ratio(best, e, o)} | {ratio(best, b, o)} |")
     print()
 
 table(["matmul"], "n")
 table(["matmul_at_b", "matmul_a_bt", "batched_qk", "batched_pv"], "case")
+print("GFLOP/s: medians over the repetitions; best-of-reps: the ratio of each side's fastest repetition.")
+print()
 PY
 done
 echo "- load after: $(cut -d' ' -f1-3 /proc/loadavg)"

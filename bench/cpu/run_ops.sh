@@ -45,38 +45,46 @@ for cfg in $configs; do
     --benchmark_filter="$filter" \
     --benchmark_repetitions="$reps" \
     --benchmark_enable_random_interleaving=true \
-    --benchmark_report_aggregates_only=true \
     --benchmark_min_time="$min_time" \
     --benchmark_out="$json" --benchmark_out_format=json >"$dir/bench_ops.log" 2>&1
   echo "## LSK_NATIVE=$native"
   echo
   python3 - "$json" <<'PY'
-import json, re, sys
+import json, re, statistics, sys
 data = json.load(open(sys.argv[1]))
 print(f"- Eigen SIMD: {data['context'].get('eigen_simd', '?')}")
+print(f"- load average at the start of the run: {' '.join(f'{x:.2f}' for x in data['context'].get('load_avg', []))}")
 print()
-gbs, us = {}, {}
-order = []
+gb, us = {}, {}
 for b in data["benchmarks"]:
-    if b.get("run_type") != "aggregate" or b["aggregate_name"] != "median":
+    if b.get("run_type") != "iteration":
         continue
-    op, backend, size = re.sub(r"/real_time$", "", b["run_name"]).split("/")
-    if op not in order:
-        order.append(op)
-    gbs[(op, backend, size)] = b["GB"]
-    us[(op, backend, size)] = b["real_time"]  # microseconds (the benchmarks' unit)
-
+    key = tuple(re.sub(r"/real_time$", "", b["run_name"]).split("/"))  # (op, backend, size)
+    gb.setdefault(key, []).append(b["GB"])
+    us.setdefault(key, []).append(b["real_time"])  # microseconds (the benchmarks' unit)
+gbs = {k: statistics.median(v) for k, v in gb.items()}
+ust = {k: statistics.median(v) for k, v in us.items()}
+# The order in which bench_ops registers its ops (random interleaving shuffles the output).
+order = ["embedding_forward", "embedding_backward", "rmsnorm_forward", "rmsnorm_backward", "silu_forward",
+         "silu_backward", "swiglu_forward", "swiglu_backward", "softmax_forward", "causal_softmax_forward",
+         "softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "add", "mul", "scale", "axpy", "fill",
+         "sum", "sum_squares", "max_abs", "sum_rows", "broadcast_rows"]
+order += sorted({k[0] for k in gbs} - set(order))
 small, large = "4096x512", "4096x4096"
 def g(key):
     return f"{gbs[key]:.1f}" if key in gbs else "-"
 def t(key):
-    return f"{us[key]:.0f}" if key in us else "-"
+    return f"{ust[key]:.0f}" if key in ust else "-"
 print(f"| op | cpu {small} us | cpu {small} GB/s | cpu {large} us | cpu {large} GB/s | reference {small} GB/s | cpu/reference speed |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for op in order:
     c, cl, r = (op, "cpu", small), (op, "cpu", large), (op, "reference", small)
-    speed = f"{us[r] / us[c]:.1f}x" if c in us and r in us else "-"
+    if c not in gbs and cl not in gbs and r not in gbs:
+        continue
+    speed = f"{ust[r] / ust[c]:.1f}x" if c in ust and r in ust else "-"
     print(f"| {op} | {t(c)} | {g(c)} | {t(cl)} | {g(cl)} | {g(r)} | {speed} |")
+print()
+print("Medians over the repetitions; speed = reference time / cpu time at the same size.")
 print()
 PY
 done
