@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "convert_command.hpp"
+#include "eval_command.hpp"
 #include "generate_command.hpp"
 #include "lsk/core/error.hpp"
 #include "rope_command.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   add_train_command(app);
   add_synth_command(app);
   add_tokenizer_command(app);
+  add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,32 +2,30 @@
 //           [--attention naive|tiled] [--fresh]
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend. The
 // --text files (or directories of .txt files) are the corpus every data source
-// of the plan draws from (lsk/recipe/plan_data.hpp). After each stage, on the
-// --heldout text: perplexity by length and the needle grid, as the plan's
-// "eval" object asks:
+// of the plan draws from (lsk/recipe/plan_data.hpp). After each stage, as the
+// plan's "eval" object asks (settings in evaluation.hpp):
 //   "eval": {"perplexity": {"lengths": [64, 128], "windows": 4},
-//            "needle": {"lengths": [128, 512], "depths": [0, 0.5, 1], "samples": 2, ...needle config keys}}
-// (defaults: perplexity at powers of two up to the model's length, no needles).
-// Each stage's grid is written as stages/NAME/needle.svg; report.md sums up.
+//            "needle": {"lengths": [128, 512], "depths": [0, 0.5, 1], "samples": 2, ...needle config keys},
+//            "synl": {"samples": 12, "target_tokens": 512, ...synl config keys}}
+// perplexity by length and the needle grid on the --heldout text (defaults:
+// perplexity at powers of two up to the model's length, no needles), and
+// exact-match accuracy on held-out SynL tables by family and length (none
+// without "synl"). Each stage's grid is written as stages/NAME/needle.svg; the
+// results go to stages/NAME/done.json ("eval") and report.md sums up.
 // The model is the plan's "model" object (Hugging Face LlamaConfig fields) over
 // defaults for a tiny model; vocab_size comes from the tokenizer.
 #include "train_command.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "evaluation.hpp"
 #include "lsk/backends/cpu/backend.hpp"
-#include "lsk/data/byte_tokenizer.hpp"
-#include "lsk/data/needle.hpp"
-#include "lsk/eval/heatmap.hpp"
-#include "lsk/eval/needle_eval.hpp"
-#include "lsk/eval/perplexity.hpp"
 #include "lsk/recipe/plan_data.hpp"
 #include "lsk/recipe/text_corpus.hpp"
-#include "model_loading.hpp"
 
 namespace {
 struct train_args {
@@ -44,29 +42,54 @@ nlohmann::json default_model_json() {
           {"rope_theta", 10000.0},    {"tie_word_embeddings", true}};
 }
 
-struct needle_settings {
-  lsk::data::needle_config config;
-  std::uint64_t samples = 0;
-};
-
-needle_settings read_needle_settings(const nlohmann::json& eval, const std::string& where) {
-  needle_settings s;
-  if (!eval.contains("needle")) return s;
-  nlohmann::json j = eval["needle"];
-  const std::uint64_t per_cell = j.value("samples", std::uint64_t{1});
-  j.erase("samples");
-  s.config = lsk::data::needle_config::from_json(j, where + ".eval.needle");
-  const std::size_t cells =
-      std::max<std::size_t>(s.config.lengths.size(), 1) * std::max<std::size_t>(s.config.depths.size(), 1);
-  s.samples = per_cell * cells;
-  return s;
+// Report rows from a stage's evaluation JSON (so stages done in an earlier,
+// resumed run are reported too).
+std::string needle_report_row(const std::string& stage, const nlohmann::json& e) {
+  if (!e.contains("needle_mean")) return {};
+  return "| " + stage + " |" + lsk::cli::percent_cell(e.value("needle_mean", -1.0)) +
+         lsk::cli::percent_cell(e.value("needle_mean_base", -1.0)) +
+         lsk::cli::percent_cell(e.value("needle_mean_beyond", -1.0)) + "\n";
 }
 
-std::string report_row(const std::string& stage, const lsk::eval::needle_grid& g, long long base_length) {
-  char buffer[160];
-  std::snprintf(buffer, sizeof buffer, "| %s | %.0f%% | %.0f%% | %.0f%% |\n", stage.c_str(), 100 * g.mean(),
-                100 * g.mean(0, base_length), 100 * g.mean(base_length + 1));
-  return buffer;
+std::string synl_report_header(const std::vector<std::size_t>& lengths) {
+  std::string head = "| stage | SynL all |", rule = "|---|---|";
+  for (const auto& f : lsk::eval::synl_families()) {
+    head += " " + lsk::eval::synl_family_title(f) + " |";
+    rule += "---|";
+  }
+  for (auto l : lengths) {
+    head += " " + std::to_string(l) + " tokens |";
+    rule += "---|";
+  }
+  return head + "\n" + rule + "\n";
+}
+
+std::string synl_report_row(const std::string& stage, const nlohmann::json& e,
+                            const std::vector<std::size_t>& lengths) {
+  if (!e.contains("synl")) return {};
+  const auto& j = e["synl"];
+  auto at = [&](const char* group, const std::string& key) {
+    return j.contains(group) && j[group].contains(key) ? j[group][key].get<double>() : -1.0;
+  };
+  std::string row = "| " + stage + " |" + lsk::cli::percent_cell(j.value("accuracy", -1.0));
+  for (const auto& f : lsk::eval::synl_families()) row += lsk::cli::percent_cell(at("by_family", f));
+  for (auto l : lengths) row += lsk::cli::percent_cell(at("by_length", std::to_string(l)));
+  return row + "\n";
+}
+
+// A SynL source of the plan with the same explicit seed as the evaluation would
+// train on the evaluation's tables.
+void check_synl_heldout(const lsk::schedule::recipe_plan& plan, std::uint64_t seed, const std::string& where) {
+  for (const auto& stage : plan.stages) {
+    for (std::size_t i = 0; i < stage.data.size(); ++i) {
+      const auto& e = stage.data[i];
+      if (e.source == lsk::schedule::data_source::synl && e.config.contains("seed") &&
+          e.config["seed"].is_number_unsigned() && e.config["seed"].get<std::uint64_t>() == seed) {
+        lsk::raise<lsk::config_error>(where, ".eval.synl.seed: ", seed, " is also the seed of stage '", stage.name,
+                                      "' data[", i, "]; held-out tables need a distinct seed");
+      }
+    }
+  }
 }
 
 template <lsk::Tokenizer Tok>
@@ -84,6 +107,21 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   }
   const long long base_length = config.model.max_position_embeddings;
 
+  // Evaluation settings first, so a bad "eval" entry fails before training.
+  std::optional<lsk::cli::needle_settings> needles;
+  if (plan.eval.contains("needle"))
+    needles = lsk::cli::needle_settings_from_json(plan.eval["needle"], a.plan + ".eval.needle");
+  lsk::cli::perplexity_settings ppl;
+  if (plan.eval.contains("perplexity"))
+    ppl = lsk::cli::perplexity_settings_from_json(plan.eval["perplexity"], a.plan + ".eval.perplexity");
+  std::optional<lsk::cli::synl_settings> synl;
+  std::vector<lsk::eval::synl_case> synl_cases;
+  if (plan.eval.contains("synl")) {
+    synl = lsk::cli::synl_settings_from_json(plan.eval["synl"], a.plan + ".eval.synl");
+    check_synl_heldout(plan, synl->config.seed, a.plan);
+    synl_cases = lsk::eval::make_synl_cases(*tok, synl->config, synl->lengths, synl->samples);
+  }
+
   auto corpus = std::make_shared<lsk::recipe::plan_corpus>();
   for (const auto& f : lsk::recipe::text_files({a.text.begin(), a.text.end()})) {
     corpus->documents.push_back({f.string(), lsk::recipe::read_text(f)});
@@ -98,56 +136,41 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
     heldout_text = lsk::recipe::read_text(a.heldout);
     heldout = tok->encode(heldout_text);
   }
-  const needle_settings needles = read_needle_settings(plan.eval, a.plan);
   std::unique_ptr<lsk::data::needle_synthesizer<Tok>> needle_synth;
-  if (needles.samples > 0) {
+  if (needles) {
     if (heldout_text.empty())
       lsk::raise<lsk::config_error>(a.plan, ": eval.needle needs --heldout text (the haystack)");
-    needle_synth = std::make_unique<lsk::data::needle_synthesizer<Tok>>(*tok, heldout_text, needles.config);
-  }
-  std::vector<lsk::index_t> ppl_lengths;
-  lsk::index_t ppl_windows = 4;
-  if (plan.eval.contains("perplexity")) {
-    ppl_lengths = plan.eval["perplexity"].value("lengths", std::vector<lsk::index_t>{});
-    ppl_windows = plan.eval["perplexity"].value("windows", lsk::index_t{4});
+    needle_synth = std::make_unique<lsk::data::needle_synthesizer<Tok>>(*tok, heldout_text, needles->config);
   }
 
   lsk::backends::cpu be;
-  std::string report =
-      "| stage | needle mean | up to " + std::to_string(base_length) + " | beyond |\n|---|---|---|---|\n";
   lsk::recipe::stage_evaluator evaluate = [&](lsk::model::llama<float>& m, const lsk::model::hf_config& c,
                                               const lsk::schedule::stage_plan& s) {
     nlohmann::json out = nlohmann::json::object();
     lsk::index_t rows = c.model.max_position_embeddings;
-    if (needle_synth) {
-      for (auto l : needles.config.lengths) rows = std::max<lsk::index_t>(rows, static_cast<lsk::index_t>(l) + 64);
-    }
-    for (auto l : ppl_lengths) rows = std::max(rows, l);
+    if (needle_synth) rows = std::max(rows, needles->rows());
+    for (auto l : ppl.lengths) rows = std::max(rows, l);
+    if (synl) rows = std::max(rows, lsk::eval::synl_rows_needed(synl_cases, synl->slack));
     m.set_position_encoding(lsk::position::rope(c.rope), rows);
+    const std::string label = "  " + s.name + ": ";
     if (!heldout.empty()) {
-      std::vector<lsk::index_t> lengths = ppl_lengths;
+      std::vector<lsk::index_t> lengths = ppl.lengths;
       if (lengths.empty()) {
         for (lsk::index_t L = std::max<lsk::index_t>(s.seq_len / 4, 8); L <= c.model.max_position_embeddings; L *= 2)
           lengths.push_back(L);
       }
-      for (const auto& p : lsk::eval::perplexity_by_length(be, m, heldout, lengths, ppl_windows)) {
-        out["perplexity"].push_back({{"length", p.length}, {"ppl", p.ppl()}, {"ppl_second_half", p.ppl_second_half()}});
-        std::printf("  %s: perplexity at length %lld: %.3f (second half %.3f)\n", s.name.c_str(),
-                    static_cast<long long>(p.length), p.ppl(), p.ppl_second_half());
-      }
+      std::printf("%sperplexity on the held-out text\n", label.c_str());
+      out["perplexity"] = lsk::cli::run_perplexity(be, m, heldout, lengths, ppl.windows, "  ");
     }
     if (needle_synth) {
-      const auto grid = lsk::eval::evaluate_needles(be, m, *tok, *needle_synth, needles.samples);
-      const std::string title = "needle exact match after stage '" + s.name + "'";
       const auto svg = std::filesystem::path(a.out) / "stages" / s.name / "needle.svg";
-      lsk::eval::write_needle_heatmap(svg, grid, title);
-      std::printf("  %s: needle grid (exact match %%), mean %.0f%%, heatmap %s\n%s", s.name.c_str(), 100 * grid.mean(),
-                  svg.string().c_str(), lsk::eval::needle_grid_text(grid).c_str());
-      out["needle_mean"] = grid.mean();
-      out["needle_mean_base"] = grid.mean(0, base_length);
-      out["needle_mean_beyond"] = grid.mean(base_length + 1);
-      out["needle_grid"] = lsk::eval::needle_grid_text(grid);
-      report += report_row(s.name, grid, base_length);
+      const auto grid = lsk::cli::run_needles(be, m, *tok, *needle_synth, *needles, svg,
+                                              "needle exact match after stage '" + s.name + "'", label);
+      out.update(lsk::cli::needle_json(grid, base_length));
+    }
+    if (synl) {
+      const auto scores = lsk::cli::run_synl(be, m, *tok, synl_cases, synl->slack, label);
+      out["synl"] = scores.to_json();
     }
     return out;
   };
@@ -158,18 +181,25 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
       a.attention == "tiled" ? lsk::attention::attention_kind::tiled : lsk::attention::attention_kind::naive;
   const auto results = lsk::recipe::run(be, plan, config, lsk::recipe::make_plan_data(tok, corpus), evaluate, options);
   std::string summary = "\n| stage | steps | loss first | loss last | seconds |\n|---|---|---|---|---|\n";
+  std::string needle_report =
+      "| stage | needle mean | up to " + std::to_string(base_length) + " | beyond |\n|---|---|---|---|\n";
+  std::string synl_report = synl ? synl_report_header(synl->lengths) : std::string();
   for (const auto& r : results) {
+    needle_report += needle_report_row(r.name, r.eval);
+    if (synl) synl_report += synl_report_row(r.name, r.eval, synl->lengths);
     char line[200];
     std::snprintf(line, sizeof line, "| %s | %lld | %.4f | %.4f | %.1f |\n", r.name.c_str(),
                   static_cast<long long>(r.steps), r.first_loss, r.last_loss, r.seconds);
     summary += line;
   }
-  std::printf("%s", summary.c_str());
-  if (needle_synth) std::printf("\n%s", report.c_str());
+  std::string tables = summary;
+  if (needle_synth) tables += "\n" + needle_report;
+  if (synl)
+    tables +=
+        "\nSynL held-out exact match (" + std::to_string(synl->samples) + " questions per length)\n\n" + synl_report;
+  std::printf("%s", tables.c_str());
   const auto report_path = std::filesystem::path(a.out) / "report.md";
-  lsk::io::atomic_write(report_path, [&](lsk::io::atomic_file& f) {
-    f.write("# " + plan.name + "\n" + summary + (needle_synth ? "\n" + report : std::string()));
-  });
+  lsk::io::atomic_write(report_path, [&](lsk::io::atomic_file& f) { f.write("# " + plan.name + "\n" + tables); });
   std::printf("report: %s\n", report_path.string().c_str());
 }
 }  // namespace
@@ -186,14 +216,6 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--attention", args->attention, "naive or tiled")->check(CLI::IsMember({"naive", "tiled"}));
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
   cmd->callback([args] {
-    if (args->tokenizer == "byte") {
-      run_train(*args, std::make_shared<const lsk::data::byte_tokenizer>());
-    } else {
-#if defined(LSK_HAS_SENTENCEPIECE)
-      run_train(*args, std::make_shared<const lsk::data::sentencepiece_tokenizer>(args->tokenizer));
-#else
-      lsk::raise<lsk::config_error>("--tokenizer ", args->tokenizer, ": this lsk was built without SentencePiece");
-#endif
-    }
+    lsk::cli::with_tokenizer(args->tokenizer, "--tokenizer", [&](auto tok) { run_train(*args, std::move(tok)); });
   });
 }
