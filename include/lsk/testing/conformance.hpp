@@ -7,9 +7,12 @@
 // Each backend must be default-constructible and model lsk::Backend. For every
 // op this defines "conformance: OP" (f32 and f64 against the reference
 // backend) and "gradient: OP" (f64 backward against finite differences).
-// Ops a backend reports as unsupported are skipped with a visible warning.
+// Ops a backend reports as unsupported are skipped with a visible warning, and
+// so are all tests of a backend that cannot run on this machine
+// (unavailable_reason in harness.hpp: a device backend without its device).
 #pragma once
 
+#include <string>
 #include <tuple>
 
 #include <catch2/catch.hpp>
@@ -23,6 +26,15 @@
 #endif
 
 namespace lsk::testing {
+// True (with a "skipped: <reason>" warning) when backend B cannot run here.
+template <class B>
+bool skip_unavailable() {
+  const std::string why = unavailable_reason<B>();
+  if (why.empty()) return false;
+  WARN("skipped: " << why);
+  return true;
+}
+
 inline void require_report(const check_report& r) {
   if (r.result == check_report::status::skipped) {
     WARN("skipped: " << r.message);
@@ -36,6 +48,7 @@ inline void require_report(const check_report& r) {
 
 #define LSK_CONFORMANCE_OP(OP)                                                                                       \
   TEMPLATE_LIST_TEST_CASE("conformance: " #OP, "[conformance][" #OP "]", LSK_CONFORMANCE_BACKENDS) {                 \
+    if (::lsk::testing::skip_unavailable<TestType>()) return;                                                        \
     TestType backend;                                                                                                \
     ::lsk::testing::require_report(::lsk::testing::conformance_check<::lsk::testing::OP##_case, float>(backend));    \
     if constexpr (::lsk::backend_for<TestType, double>) {                                                            \
@@ -43,6 +56,7 @@ inline void require_report(const check_report& r) {
     }                                                                                                                \
   }                                                                                                                  \
   TEMPLATE_LIST_TEST_CASE("gradient: " #OP, "[gradient][" #OP "]", LSK_CONFORMANCE_BACKENDS) {                       \
+    if (::lsk::testing::skip_unavailable<TestType>()) return;                                                        \
     TestType backend;                                                                                                \
     ::lsk::testing::require_report(::lsk::testing::gradient_check<::lsk::testing::OP##_case>(backend));              \
   }

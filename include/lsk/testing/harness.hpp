@@ -10,10 +10,13 @@
 // differences of its own forward, L = sum_o <dout_o, out_o>, step h = 1e-5,
 // on up to 24 elements per input, within 1e-6 of the gradient's scale plus the
 // rounding error of the difference quotient (16 eps |L| / h).
+// Device-memory backends run both checks through staged<B> (staging.hpp): the
+// same cases, with every op's arguments copied to the device and back.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -21,6 +24,7 @@
 #include "lsk/backends/reference/backend.hpp"
 #include "lsk/testing/compare.hpp"
 #include "lsk/testing/op_cases.hpp"
+#include "lsk/testing/staging.hpp"
 
 namespace lsk::testing {
 
@@ -73,6 +77,20 @@ double weighted_sum(const tensors<T>& out, const tensors<T>& w) {
 }
 
 }  // namespace detail
+
+// Why backend B cannot run on this machine, or "" when it can. A backend type
+// may tell with a static member `std::string unavailable()` (a device backend
+// on a machine without that device); the suite then skips its tests.
+template <class B>
+std::string unavailable_reason() {
+  if constexpr (requires {
+                  { B::unavailable() } -> std::convertible_to<std::string>;
+                }) {
+    return std::string(B::unavailable());
+  } else {
+    return {};
+  }
+}
 
 template <template <class> class Case, real_scalar T, Backend B>
 check_report conformance_check(B& be, std::uint64_t seed = 2024) {
@@ -179,6 +197,20 @@ check_report gradient_check(B& be, std::uint64_t seed = 7) {
     }
     return report;
   }
+}
+
+// Device-memory backends: the same checks on host tensors staged to the device
+// for every op (more constrained than the overloads above, so chosen for them).
+template <template <class> class Case, real_scalar T, Backend B>
+requires(B::memory == memory_space::device) check_report conformance_check(B& be, std::uint64_t seed = 2024) {
+  staged<B> host_side(be);
+  return conformance_check<Case, T>(host_side, seed);
+}
+
+template <template <class> class Case, Backend B>
+requires(B::memory == memory_space::device) check_report gradient_check(B& be, std::uint64_t seed = 7) {
+  staged<B> host_side(be);
+  return gradient_check<Case>(host_side, seed);
 }
 
 }  // namespace lsk::testing

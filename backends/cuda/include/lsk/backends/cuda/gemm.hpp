@@ -1,0 +1,60 @@
+// lsk/backends/cuda/gemm.hpp: lsk's row-major gemm_problem on cuBLAS.
+//
+// Host declarations (compile with any C++20 compiler; cuBLAS's own headers are
+// needed only by backends/cuda/src/gemm.cu). A blas_handle owns one cuBLAS
+// handle bound to one stream; run() enqueues C_b = alpha op(A_b) op(B_b) +
+// beta C_b for every b of the batch and returns without waiting.
+//
+// Mapping: a row-major (r, c) matrix with pitch ld is the column-major (c, r)
+// matrix with the same ld, so C^T = op(B)^T op(A)^T is one column-major
+// product with the operands swapped: gemm(op_b, op_a, n, m, k, B, A, C).
+// Batches go to cublas{S,D}gemmStridedBatched (stride 0 broadcasts A or B).
+// f32 runs in true FP32 (CUBLAS_DEFAULT_MATH) unless tf32 is asked for
+// (CUBLAS_TF32_TENSOR_OP_MATH: 10-bit mantissa inputs, f32 accumulation); f64
+// is always exact IEEE double. k == 0 gives C = beta C (C = 0 when beta == 0).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <string>
+
+#include "lsk/core/error.hpp"
+#include "lsk/ops/gemm_problem.hpp"
+
+struct cublasContext;  // cuBLAS's opaque handle type (cublasHandle_t is cublasContext*)
+
+namespace lsk {
+
+// A cuBLAS call failed; status() is its cublasStatus_t as an int.
+class cublas_error : public error {
+ public:
+  cublas_error(int status, const std::string& message) : error(message), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
+namespace cuda {
+
+class blas_handle {
+ public:
+  explicit blas_handle(cudaStream_t stream);
+  ~blas_handle();
+  blas_handle(const blas_handle&) = delete;
+  blas_handle& operator=(const blas_handle&) = delete;
+
+  cublasContext* get() const noexcept { return handle_; }
+
+  // Enqueues the product on the handle's stream. Extents and pitches must fit
+  // in int (cuBLAS's 32-bit interface); larger problems throw shape_error.
+  void run(const gemm_problem<float>& g, bool tf32);
+  void run(const gemm_problem<double>& g);
+
+ private:
+  cublasContext* handle_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+};
+
+}  // namespace cuda
+}  // namespace lsk

@@ -1,0 +1,123 @@
+// backends/cuda/src/reduction_kernels.cu: whole-tensor reductions (sum,
+// sum_squares, max_abs) and column sums (sum_rows).
+//
+// Whole-tensor: a capped grid of blocks, each thread accumulating a
+// grid-stride slice in double, each block reducing its threads (warp shuffles,
+// then shared memory) to one partial; a single block then reduces the
+// partials. The grid depends only on n, so the order of additions, and the
+// result, is the same on every run. The double result is copied to the host
+// on the stream, which the launcher then waits for. max_abs ignores NaNs (as
+// std::max and fmax do).
+// sum_rows: the deterministic column sum of column_sum.cuh, overwriting y.
+#include "column_sum.cuh"
+#include "common.cuh"
+#include "lsk/backends/cuda/kernels.hpp"
+
+namespace lsk::cuda::kernels {
+namespace {
+
+using device::block_threads;
+using device::warp_size;
+
+enum class reduce_kind { sum, sum_squares, max_abs };
+inline constexpr index_t max_partials = 1024;
+
+template <reduce_kind K>
+__device__ __forceinline__ double combine(double acc, double v) {
+  if constexpr (K == reduce_kind::sum) {
+    return acc + v;
+  } else if constexpr (K == reduce_kind::sum_squares) {
+    return fma(v, v, acc);
+  } else {
+    return fmax(acc, fabs(v));
+  }
+}
+
+template <reduce_kind K>
+__device__ __forceinline__ double block_combine(double v, double* shared) {
+  if constexpr (K == reduce_kind::max_abs) {
+    return device::block_max(v, shared);
+  } else {
+    return device::block_sum(v, shared);
+  }
+}
+
+template <class T, reduce_kind K>
+__global__ void reduce_partials_kernel(const T* __restrict__ x, index_t n, double* __restrict__ partial) {
+  __shared__ double shared[block_threads / warp_size];
+  double acc = 0.0;
+  for (index_t i = device::global_index(); i < n; i += device::global_stride()) {
+    acc = combine<K>(acc, static_cast<double>(x[i]));
+  }
+  acc = block_combine<K>(acc, shared);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+}
+
+// One block: partials of sum_squares are sums already, so they are added.
+template <reduce_kind K>
+__global__ void reduce_finish_kernel(const double* __restrict__ partial, index_t count, double* __restrict__ out) {
+  __shared__ double shared[block_threads / warp_size];
+  constexpr reduce_kind outer = K == reduce_kind::max_abs ? reduce_kind::max_abs : reduce_kind::sum;
+  double acc = 0.0;
+  for (index_t i = threadIdx.x; i < count; i += block_threads) acc = combine<outer>(acc, partial[i]);
+  acc = block_combine<outer>(acc, shared);
+  if (threadIdx.x == 0) *out = acc;
+}
+
+template <class T, reduce_kind K>
+double reduce(const T* x, index_t n, cudaStream_t stream) {
+  if (n <= 0) return 0.0;
+  index_t blocks = static_cast<index_t>(device::blocks_for(n));
+  if (blocks > max_partials) blocks = max_partials;
+  device::scratch partial(static_cast<std::size_t>(blocks + 1) * sizeof(double), stream);
+  double* partials = partial.as<double>();
+  double* result = partials + blocks;
+  reduce_partials_kernel<T, K><<<static_cast<unsigned int>(blocks), block_threads, 0, stream>>>(x, n, partials);
+  LSK_CUDA_CHECK_LAUNCH("reduce_partials_kernel");
+  reduce_finish_kernel<K><<<1, block_threads, 0, stream>>>(partials, blocks, result);
+  LSK_CUDA_CHECK_LAUNCH("reduce_finish_kernel");
+  double host = 0.0;
+  LSK_CUDA_CHECK(cudaMemcpyAsync(&host, result, sizeof(double), cudaMemcpyDeviceToHost, stream));
+  LSK_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return host;
+}
+
+template <class T>
+struct element_value {
+  const T* x;
+  index_t n;
+  __device__ double operator()(index_t r, index_t j) const { return static_cast<double>(x[r * n + j]); }
+};
+
+}  // namespace
+
+template <class T>
+double sum(const T* x, index_t n, cudaStream_t stream) {
+  return reduce<T, reduce_kind::sum>(x, n, stream);
+}
+
+template <class T>
+double sum_squares(const T* x, index_t n, cudaStream_t stream) {
+  return reduce<T, reduce_kind::sum_squares>(x, n, stream);
+}
+
+template <class T>
+double max_abs(const T* x, index_t n, cudaStream_t stream) {
+  return reduce<T, reduce_kind::max_abs>(x, n, stream);
+}
+
+template <class T>
+void sum_rows(const T* x, T* y, index_t rows, index_t n, cudaStream_t stream) {
+  device::column_sum(element_value<T>{x, n}, rows, n, y, false, stream);
+}
+
+#define LSK_INSTANTIATE(T)                                         \
+  template double sum<T>(const T*, index_t, cudaStream_t);         \
+  template double sum_squares<T>(const T*, index_t, cudaStream_t); \
+  template double max_abs<T>(const T*, index_t, cudaStream_t);     \
+  template void sum_rows<T>(const T*, T*, index_t, index_t, cudaStream_t);
+LSK_INSTANTIATE(float)
+LSK_INSTANTIATE(double)
+#undef LSK_INSTANTIATE
+
+}  // namespace lsk::cuda::kernels
