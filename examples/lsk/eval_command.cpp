@@ -49,7 +49,7 @@ nlohmann::json config_object(const eval_args& a) {
 }
 
 std::string config_where(const eval_args& a, const char* command) {
-  return a.config.empty() ? std::string("lsk eval ") + command : "--config " + a.config;
+  return a.config.empty() ? std::string("lsk eval ") + command : a.config;
 }
 
 // The checkpoint at --model with the attention kind of --attention.

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The four-stage recipe end to end on a tiny model: `lsk train` runs tests/fixtures/plans/
+tiny_four_stage.json on the committed fixture corpus (byte tokenizer, tiled attention), with
+one fixture text held out; then checks that every stage left its final weights, checkpoints,
+done.json (with its evaluation) and needle heatmap, that metrics.jsonl has one line per step
+with the documented fields, that each stage's loss fell (mean of the last 20% of steps below
+the first 20%), that report.md sums up every stage, and that `lsk eval needle|synl|ppl` run on
+the final model and print their tables. Bad options are errors naming the option (exit 1).
+
+Usage: check_train_eval_cli.py LSK_BINARY SOURCE_DIR WORK_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+lsk, source, work = sys.argv[1], sys.argv[2], sys.argv[3]
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+plan_path = os.path.join(source, "tests", "fixtures", "plans", "tiny_four_stage.json")
+corpus = os.path.join(source, "tests", "fixtures", "corpus", "expected")
+heldout = os.path.join(corpus, "tdavid", "Ps.txt")
+text = sorted(os.path.join(d, f) for d, _, files in os.walk(corpus) for f in files
+              if f.endswith(".txt") and os.path.join(d, f) != heldout)
+out = os.path.join(work, "run")
+with open(plan_path) as f:
+    plan = json.load(f)
+stages = plan["stages"]
+failures = 0
+
+
+def check(ok, message):
+    global failures
+    if not ok:
+        failures += 1
+        print(f"FAIL: {message}")
+
+
+def run(args, timeout=300):
+    start = time.time()
+    r = subprocess.run([lsk, *args], capture_output=True, text=True, timeout=timeout)
+    print(f"lsk {args[0]} {args[1] if len(args) > 1 else ''}: exit {r.returncode}, {time.time() - start:.1f} s")
+    return r
+
+
+# A bad evaluation setting fails before any training, naming the key.
+bad_plan = dict(plan, eval=dict(plan["eval"], synl={"sample": 3}))
+bad_plan_path = os.path.join(work, "bad_plan.json")
+with open(bad_plan_path, "w") as f:
+    json.dump(bad_plan, f)
+bad = run(["train", "--plan", bad_plan_path, "--text", *text, "--heldout", heldout, "--out",
+           os.path.join(work, "bad"), "--fresh"])
+check(bad.returncode == 1 and "eval.synl.sample" in bad.stderr, f"bad eval.synl key: {bad.stderr}")
+
+train = run(["train", "--plan", plan_path, "--text", *text, "--heldout", heldout, "--tokenizer", "byte",
+             "--attention", "tiled", "--out", out, "--fresh"])
+if train.returncode != 0:
+    print(train.stdout[-3000:], train.stderr[-3000:])
+    print("check_train_eval_cli: lsk train failed")
+    sys.exit(1)
+
+# Every stage: final weights, checkpoints, done.json with its evaluation, needle heatmap.
+for s in stages:
+    d = os.path.join(out, "stages", s["name"])
+    for f in ("final/config.json", "final/model.safetensors", "done.json", "needle.svg"):
+        check(os.path.isfile(os.path.join(d, f)), f"{s['name']}: no {f}")
+    checkpoints = os.path.join(d, "checkpoints")
+    steps = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []
+    check(f"step-{s['steps']:06d}" in steps, f"{s['name']}: checkpoints {steps}")
+    with open(os.path.join(d, "needle.svg")) as f:
+        svg = f.read()
+    check(svg.startswith("<svg") and svg.count("<rect") >= 1 + 6, f"{s['name']}: needle.svg has no grid")
+    with open(os.path.join(d, "done.json")) as f:
+        done = json.load(f)
+    ev = done.get("eval", {})
+    check({p["length"] for p in ev.get("perplexity", [])} == set(plan["eval"]["perplexity"]["lengths"]),
+          f"{s['name']}: perplexity lengths in done.json")
+    check("needle_mean" in ev, f"{s['name']}: no needle result in done.json")
+    synl = ev.get("synl", {})
+    check(synl.get("samples") == 2 * plan["eval"]["synl"]["samples"], f"{s['name']}: synl samples {synl}")
+    check(set(synl.get("by_family", {})) <= {"retrieval", "reasoning", "global"} and synl.get("by_family"),
+          f"{s['name']}: synl families {synl}")
+    check(set(synl.get("by_length", {})) == {"128", "256"}, f"{s['name']}: synl lengths {synl}")
+
+# metrics.jsonl: one line per step of every stage, with the documented fields.
+rows = []
+with open(os.path.join(out, "metrics.jsonl")) as f:
+    for line in f:
+        rows.append(json.loads(line))
+for r in rows:
+    missing = [k for k in ("step", "stage", "loss", "lr", "tokens_per_s", "seq_len") if k not in r]
+    check(not missing, f"metrics line lacks {missing}: {r}")
+for s in stages:
+    mine = [r for r in rows if r.get("stage") == s["name"]]
+    check([r["step"] for r in mine] == list(range(1, s["steps"] + 1)), f"{s['name']}: metric steps")
+    check(all(r["seq_len"] == s["seq_len"] for r in mine), f"{s['name']}: seq_len in metrics")
+    check(all(r["tokens_per_s"] > 0 and r["lr"] > 0 for r in mine), f"{s['name']}: tokens/s or lr not positive")
+    n = max(1, len(mine) // 5)
+    first = sum(r["loss"] for r in mine[:n]) / n
+    last = sum(r["loss"] for r in mine[-n:]) / n
+    print(f"{s['name']}: mean loss of the first {n} steps {first:.4f}, of the last {n} {last:.4f}")
+    check(last < first, f"{s['name']}: loss did not fall ({first:.4f} -> {last:.4f})")
+
+# report.md: the loss summary, the needle and the SynL tables, a row per stage in each.
+with open(os.path.join(out, "report.md")) as f:
+    report = f.read()
+check(report.startswith("# tiny_four_stage"), "report.md title")
+for s in stages:
+    check(report.count(f"| {s['name']} |") == 3, f"report.md: {s['name']} is not in all three tables")
+check("| stage | SynL all | information retrieval | chain-of-thought reasoning | global understanding |" in report,
+      "report.md: no SynL table")
+
+# lsk eval on the final model.
+final = os.path.join(out, "stages", stages[-1]["name"], "final")
+common = ["--model", final, "--tokenizer", "byte"]
+svg = os.path.join(work, "eval_needle.svg")
+needle = run(["eval", "needle", *common, "--text", heldout, "--lengths", "128,256", "--depths", "0,0.5,1",
+              "--samples", "1", "--svg", svg])
+check(needle.returncode == 0, f"eval needle: {needle.stderr}")
+check("depth\\len\t128\t256" in needle.stdout and "\n50%\t" in needle.stdout, f"eval needle table: {needle.stdout}")
+check(os.path.isfile(svg), "eval needle: no SVG")
+synl = run(["eval", "synl", *common, "--samples", "3", "--target-tokens", "128,256"])
+check(synl.returncode == 0, f"eval synl: {synl.stderr}")
+for line in ("| family | 128 | 256 | all |", "| information retrieval |", "| chain-of-thought reasoning |",
+             "| global understanding |", "| all |"):
+    check(line in synl.stdout, f"eval synl: no '{line}' in {synl.stdout}")
+check("6 questions" in synl.stdout, f"eval synl: question count: {synl.stdout}")
+ppl = run(["eval", "ppl", *common, "--text", heldout, "--lengths", "64,128,256", "--windows", "2"])
+check(ppl.returncode == 0, f"eval ppl: {ppl.stderr}")
+check("| length | windows | perplexity | second half |" in ppl.stdout, f"eval ppl table: {ppl.stdout}")
+for length in (64, 128, 256):
+    check(f"\n| {length} | 2 | " in ppl.stdout, f"eval ppl: no row for {length}: {ppl.stdout}")
+
+# Bad options: exit 1 with the option named.
+for args, name in ((["eval", "synl", *common, "--target-tokens", "10"], "--target-tokens"),
+                   (["eval", "ppl", *common, "--text", heldout, "--lengths", "100000"], "--lengths"),
+                   (["eval", "needle", *common, "--text", heldout, "--depths", "2"], "--depths"),
+                   (["eval", "ppl", "--model", final, "--tokenizer", os.path.join(work, "none.model"), "--text",
+                     heldout], "--tokenizer")):
+    r = run(args)
+    check(r.returncode == 1 and name in r.stderr, f"{' '.join(args[:2])} {name}: exit {r.returncode}: {r.stderr}")
+
+print("check_train_eval_cli:", "OK" if not failures else f"{failures} failure(s)")
+sys.exit(1 if failures else 0)
