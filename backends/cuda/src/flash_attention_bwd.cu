@@ -289,6 +289,7 @@ __global__ void __launch_bounds__(threads) dkdv_kernel(bwd_args p) {
     }
   }
 
+  cp_async_wait<0>();  // (only pending when no query block sees these keys)
   // dV and scale * dK of this warp's keys.
 #pragma unroll
   for (int r = 0; r < 2; ++r) {

@@ -122,7 +122,8 @@ __device__ __forceinline__ void load_b_kn(std::uint32_t (&b)[4], const std::uint
 // --- global -> shared copies (cp.async, 16 bytes per request) ---
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
   // src-size 0 writes 16 zero bytes without reading global memory.
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem), "r"(valid ? 16 : 0)
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)),
+               "l"(__cvta_generic_to_global(gmem)), "r"(valid ? 16 : 0)
                : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }

@@ -5,8 +5,9 @@
 // rows, query head, sequence); 4 warps, each owning 16 query rows. Q is read
 // once into registers as mma A fragments; the block then walks the key
 // blocks of 64: K and V tiles are copied to shared memory with cp.async
-// (16 bytes per request, V's copy overlapping S = Q K^T), S is computed
-// with mma.sync m16n8k16 (bf16 x bf16 -> f32), masked where the tile
+// (16 bytes per request; V_j's copy overlaps S = Q K_j^T and the softmax,
+// K_{j+1}'s overlaps P V_j), S is computed with mma.sync m16n8k16
+// (bf16 x bf16 -> f32), masked where the tile
 // crosses the causal diagonal, the end of the sequence or a document
 // boundary, and folded into the running softmax in registers; P is rounded
 // to bf16 and multiplied by V from shared memory (ldmatrix.trans) into the
@@ -84,7 +85,10 @@ __global__ void __launch_bounds__(threads) fwd_kernel(fwd_args p) {
   if (p.causal) k_end = min(k_end, min(s.q_len, q0 + block_rows) + s.offset);
   const int n_blocks = k_end > 0 ? (k_end + block_cols - 1) / block_cols : 0;
 
+  // Prologue: Q and the first K tile; V_j is requested at the top of step j and
+  // K_{j+1} once every warp is done with K_j, so each copy overlaps an mma phase.
   load_tile<D>(qs, q_base, q_ld, s.q_len - q0, tid);
+  if (n_blocks > 0) load_tile<D>(ks, k_base, kv_ld, s.k_len, tid);
   cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
@@ -109,13 +113,11 @@ __global__ void __launch_bounds__(threads) fwd_kernel(fwd_args p) {
 
   for (int j = 0; j < n_blocks; ++j) {
     const int k0 = j * block_cols;
-    __syncthreads();  // every warp is done with the previous K, V tiles
-    load_tile<D>(ks, k_base + static_cast<long long>(k0) * kv_ld, kv_ld, s.k_len - k0, tid);
-    cp_async_commit();
+    __syncthreads();  // every warp is done with the previous V tile and document ids
     load_tile<D>(vs, v_base + static_cast<long long>(k0) * kv_ld, kv_ld, s.k_len - k0, tid);
     cp_async_commit();
     if (by_doc && tid < block_cols) doc_ks[tid] = k0 + tid < s.k_len ? p.docs[s.k_start + k0 + tid] : -1;
-    cp_async_wait<1>();  // K has landed (V may still be in flight)
+    cp_async_wait<1>();  // K_j has landed (V_j may still be in flight)
     __syncthreads();
 
     // S = Q K^T: 16 rows x 64 keys per warp, 8 n-tiles of 8 keys.
@@ -174,7 +176,11 @@ __global__ void __launch_bounds__(threads) fwd_kernel(fwd_args p) {
     }
 
     cp_async_wait<0>();
-    __syncthreads();  // V has landed for every thread's copies
+    __syncthreads();  // V_j has landed, and every warp is done with K_j
+    if (j + 1 < n_blocks) {
+      load_tile<D>(ks, k_base + static_cast<long long>(k0 + block_cols) * kv_ld, kv_ld, s.k_len - k0 - block_cols, tid);
+      cp_async_commit();
+    }
 
     // O += P V: P's C fragments of key n-tiles 2kt, 2kt + 1 are the A fragment of key step kt.
 #pragma unroll

@@ -100,6 +100,9 @@ inline void check_flash_attention_params(const flash_attention_params& p, const 
   if (p.batch < 0 || p.max_seqlen_q < 0 || p.max_seqlen_k < 0) {
     raise<shape_error>(op, ": negative batch or maximum length");
   }
+  if (p.batch > 65535 || p.heads > 65535) {
+    raise<shape_error>(op, ": batch ", p.batch, " and heads ", p.heads, " must not exceed 65535 (grid limits)");
+  }
   if (!(p.scale > 0.0f)) raise<error>(op, ": softmax scale ", p.scale, " must be positive");
 }
 
