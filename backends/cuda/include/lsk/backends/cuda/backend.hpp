@@ -2,10 +2,12 @@
 //
 // Host code (compiles with any C++20 compiler); the kernels are in
 // backends/cuda/src/ and are linked from lsk::cuda. The backend owns one
-// non-blocking stream and one cuBLAS handle on it: every op is enqueued on
-// that stream in call order and returns without waiting, except the ones that
-// return a host double (sum, sum_squares, max_abs, cross_entropy_forward),
-// which wait for their result. Views passed to the ops hold device pointers.
+// stream (a blocking one: ordered with the legacy default stream, which
+// device_buffer's plain copies use) and one cuBLAS handle on it: every op is
+// enqueued on that stream in call order and returns without waiting, except
+// the ones that return a host double (sum, sum_squares, max_abs,
+// cross_entropy_forward), which wait for their result. Views passed to the ops
+// hold device pointers.
 //
 // Algorithms and numerics (tolerances: lsk/testing/op_cases.hpp):
 //  - gemm: cuBLAS (lsk/backends/cuda/gemm.hpp); f32 in true FP32 by default,
@@ -50,11 +52,14 @@ struct backend_options {
 };
 
 namespace detail {
-// A stream created with cudaStreamNonBlocking (no implicit synchronisation
-// with the legacy default stream), destroyed with its owner.
+// A stream created with cudaStreamCreate: a blocking stream, which
+// synchronises with the legacy default stream that device_buffer's copies and
+// the conversion functions use by default, so data uploaded with them is there
+// before this stream's kernels run, and their downloads wait for the kernels.
+// Destroyed with its owner.
 class owned_stream {
  public:
-  owned_stream() { LSK_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  owned_stream() { LSK_CUDA_CHECK(cudaStreamCreate(&stream_)); }
   ~owned_stream() {
     if (stream_ != nullptr) static_cast<void>(cudaStreamDestroy(stream_));
   }
