@@ -10,7 +10,8 @@
 // the block barriers that end the reduction passes.
 // Cross-entropy: lse = max + log(sum) in double; the row loss lse - x[target]
 // stays in double and the rows' losses are summed in double (reduction
-// kernels); backward is element-wise, p = exp(x - lse) in the input precision.
+// kernels); backward: one block per row, p = exp(x - lse) in the input
+// precision, the output computed in double and rounded once.
 #include "common.cuh"
 #include "lsk/backends/cuda/kernels.hpp"
 
@@ -92,19 +93,24 @@ __global__ void cross_entropy_forward_kernel(const T* __restrict__ logits, const
   }
 }
 
+// One block per row: masked rows get 0, others scale (exp(x - lse) - [j == target]).
 template <class T>
 __global__ void cross_entropy_backward_kernel(const T* __restrict__ logits, const std::int32_t* __restrict__ targets,
                                               const std::uint8_t* __restrict__ mask, const T* __restrict__ lse, T scale,
-                                              T* __restrict__ dlogits, index_t rows, index_t vocab) {
-  const index_t total = rows * vocab;
-  for (index_t i = device::global_index(); i < total; i += device::global_stride()) {
-    const index_t r = i / vocab, j = i - r * vocab;
-    if (mask[r] == 0) {
-      dlogits[i] = T(0);
-      continue;
-    }
-    const double p = static_cast<double>(exp_of(logits[i] - lse[r]));
-    dlogits[i] = static_cast<T>(static_cast<double>(scale) * (p - (j == targets[r] ? 1.0 : 0.0)));
+                                              T* __restrict__ dlogits, index_t vocab) {
+  const index_t r = blockIdx.x;
+  T* out = dlogits + r * vocab;
+  if (mask[r] == 0) {
+    for (index_t j = threadIdx.x; j < vocab; j += block_threads) out[j] = T(0);
+    return;
+  }
+  const T* row = logits + r * vocab;
+  const T l = lse[r];
+  const index_t t = targets[r];
+  const double s = static_cast<double>(scale);
+  for (index_t j = threadIdx.x; j < vocab; j += block_threads) {
+    const double p = static_cast<double>(exp_of(row[j] - l));
+    out[j] = static_cast<T>(s * (p - (j == t ? 1.0 : 0.0)));
   }
 }
 
@@ -142,8 +148,9 @@ template <class T>
 void cross_entropy_backward(const T* logits, const std::int32_t* targets, const std::uint8_t* mask, const T* lse,
                             T scale, T* dlogits, index_t rows, index_t vocab, cudaStream_t stream) {
   if (rows <= 0 || vocab <= 0) return;
-  cross_entropy_backward_kernel<T><<<device::blocks_for(rows * vocab), block_threads, 0, stream>>>(
-      logits, targets, mask, lse, scale, dlogits, rows, vocab);
+  device::require_grid_rows("cross_entropy_backward", rows);
+  cross_entropy_backward_kernel<T><<<static_cast<unsigned int>(rows), block_threads, 0, stream>>>(
+      logits, targets, mask, lse, scale, dlogits, vocab);
   LSK_CUDA_CHECK_LAUNCH("cross_entropy_backward_kernel");
 }
 
