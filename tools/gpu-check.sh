@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU: builds lsk's CUDA tests and benchmarks, runs
+# the CUDA conformance and flash-attention tests, the benchmarks beside their
+# PyTorch counterparts (torch.matmul, SDPA's flash backend) on the same card,
+# then compute-sanitizer over the flash-attention kernels while time is left,
+# and prints a summary table. Designed to finish in under 8 minutes.
+#
+#   tools/gpu-check.sh                 build into build/gpu-check (needs Catch2 v2, Eigen, nvcc), then run
+#   tools/gpu-check.sh --bin DIR       run binaries built elsewhere (DIR holds lsk_cuda_tests,
+#                                      lsk_cuda_conformance_tests, bench_cuda_matmul, bench_cuda_ops,
+#                                      bench_flash_attention; see --stage)
+#   tools/gpu-check.sh --stage DIR     build here (no GPU needed) and copy the binaries into DIR
+# Environment: GPU_CHECK_BUDGET_S (default 450): optional steps are skipped once
+# this many seconds have passed; GPU_CHECK_LOG (default: $OUT/gpu-check.log if
+# OUT is set, else build/gpu-check.log).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+mode=build
+bin=""
+stage=""
+case "${1:-}" in
+  --bin) mode=run; bin=$(cd "$2" && pwd) ;;
+  --stage) mode=stage; stage=$2 ;;
+  "") ;;
+  *) echo "usage: $0 [--bin DIR | --stage DIR]" >&2; exit 2 ;;
+esac
+
+build_binaries() {
+  local dir=$root/build/gpu-check
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLSK_ENABLE_CUDA=ON -DLSK_CPU_BLAS=OFF \
+    -DCMAKE_CUDA_ARCHITECTURES="${CUDAARCHS:-90}" -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=ON -DLSK_BUILD_EXAMPLES=OFF \
+    >/dev/null || return 1
+  cmake --build "$dir" -j "$(nproc)" --target lsk_cuda_tests lsk_cuda_conformance_tests bench_cuda_matmul \
+    bench_cuda_ops bench_flash_attention || return 1
+  bin=$dir/bin-gpu
+  mkdir -p "$bin"
+  cp "$dir"/backends/cuda/lsk_cuda_tests "$dir"/backends/cuda/lsk_cuda_conformance_tests "$dir"/bench/bench_cuda_matmul \
+    "$dir"/bench/bench_cuda_ops "$dir"/bench/bench_flash_attention "$bin"/
+}
+
+if [ "$mode" != run ]; then
+  build_binaries || { echo "gpu-check: build failed" >&2; exit 1; }
+  if [ "$mode" = stage ]; then
+    mkdir -p "$stage" && cp "$bin"/* "$stage"/ && echo "gpu-check: binaries in $stage" && exit 0
+  fi
+fi
+
+log=${GPU_CHECK_LOG:-${OUT:+$OUT/gpu-check.log}}
+log=${log:-$root/build/gpu-check.log}
+mkdir -p "$(dirname "$log")"
+: >"$log"
+budget=${GPU_CHECK_BUDGET_S:-450}
+start=$SECONDS
+summary=()
+
+# The CUDA libraries: the toolkit's, else the ones PyTorch's wheels carry.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+done
+if ldd "$bin/lsk_cuda_conformance_tests" | grep -q "not found"; then
+  for lib in $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in os.listdir(p)))' 2>/dev/null); do
+    [ -d "$lib" ] && export LD_LIBRARY_PATH=$lib:$LD_LIBRARY_PATH
+  done
+fi
+unset NVIDIA_TF32_OVERRIDE
+
+# step NAME LIMIT_S REQUIRED(yes|no) COMMAND...: runs COMMAND with a time limit, output to the log.
+step() {
+  local name=$1 limit=$2 required=$3
+  shift 3
+  local elapsed=$((SECONDS - start))
+  if [ "$required" = no ] && [ "$elapsed" -ge "$budget" ]; then
+    summary+=("$(printf '%-44s %s' "$name" "skipped (over the ${budget}s budget)")")
+    return
+  fi
+  echo "=== $name: $*" | tee -a "$log"
+  local t0=$SECONDS rc
+  timeout "$limit" "$@" 2>&1 | tee -a "$log"
+  rc=${PIPESTATUS[0]}
+  local verdict=passed
+  [ "$rc" -eq 124 ] && verdict="timed out after ${limit}s"
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && verdict="FAILED (exit $rc)"
+  summary+=("$(printf '%-44s %-26s %4ds' "$name" "$verdict" $((SECONDS - t0)))")
+}
+
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1
+} | tee -a "$log"
+
+step "flash attention tests" 120 yes "$bin/lsk_cuda_tests" "[flash]"
+step "cuda error/convert tests" 60 yes "$bin/lsk_cuda_tests" "~[flash]"
+step "cuda conformance suite (f32, f64, FD)" 180 yes "$bin/lsk_cuda_conformance_tests"
+step "cuBLAS GEMM (lsk)" 60 yes "$bin/bench_cuda_matmul"
+step "torch.matmul (same sizes)" 60 yes python3 "$root/bench/cuda/torch_matmul.py"
+step "cuda backend ops GB/s" 60 no "$bin/bench_cuda_ops"
+step "flash attention vs SDPA flash" 180 no python3 "$root/bench/cuda/sdpa_compare.py" \
+  --lsk-bench "$bin/bench_flash_attention"
+if command -v compute-sanitizer >/dev/null; then
+  step "compute-sanitizer memcheck (flash, unequal lengths)" 90 no compute-sanitizer --tool memcheck --error-exitcode 1 \
+    "$bin/lsk_cuda_tests" "Flash attention with more keys than queries*"
+  step "compute-sanitizer racecheck (flash docs)" 90 no compute-sanitizer --tool racecheck --error-exitcode 1 \
+    "$bin/lsk_cuda_tests" "Flash attention with document masks"
+fi
+
+echo
+echo "gpu-check summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(date -u +%F)):"
+printf '%s\n' "${summary[@]}"
+echo "log: $log"
