@@ -43,7 +43,8 @@ lsk::model::hf_config tiny_config() {
   return c;
 }
 
-std::vector<lsk::recipe::stage_result> run(const fs::path& out, std::int64_t kill_at_long_step = -1) {
+std::vector<lsk::recipe::stage_result> run(const fs::path& out, std::int64_t kill_at_long_step = -1,
+                                           const lsk::schedule::recipe_plan& plan = tiny_plan()) {
   auto tokens = std::make_shared<std::vector<std::int32_t>>();
   for (int i = 0; i < 4000; ++i) tokens->push_back((i * 7 + i / 13) % 16);  // a learnable pattern
   lsk::recipe::data_factory make = [&](const lsk::schedule::stage_plan& s, std::uint64_t seed) {
@@ -65,7 +66,7 @@ std::vector<lsk::recipe::stage_result> run(const fs::path& out, std::int64_t kil
   };
   lsk::backends::cpu be;
   std::FILE* quiet = std::fopen("/dev/null", "w");
-  auto r = lsk::recipe::run(be, tiny_plan(), tiny_config(), make, eval, {.out_dir = out, .resume = true, .log = quiet});
+  auto r = lsk::recipe::run(be, plan, tiny_config(), make, eval, {.out_dir = out, .resume = true, .log = quiet});
   std::fclose(quiet);
   return r;
 }
@@ -110,5 +111,24 @@ TEST_CASE("recipe runner: stages train, outputs exist, kill and resume give the 
   }
   CHECK_FALSE(std::getline(b, lb));
   CHECK(lines == 12 + 6 + 4);
+  fs::remove_all(root);
+}
+
+TEST_CASE("recipe runner: resuming an output directory made by another plan is refused", "[recipe]") {
+  const fs::path root = fs::temp_directory_path() / "lsk_test_recipe_changed";
+  fs::remove_all(root);
+  run(root);
+  auto changed = tiny_plan().source;
+  changed["stages"][2]["steps"] = 5;  // a finished stage would otherwise be taken as done
+  const auto plan = lsk::schedule::parse_plan(changed);
+  try {
+    run(root, -1, plan);
+    FAIL("resume with a changed plan was accepted");
+  } catch (const lsk::config_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("plan.json") && Catch::Contains("\"stages\"") && Catch::Contains("--fresh"));
+  }
+  auto same_training = tiny_plan().source;
+  same_training["eval"] = {{"perplexity", {{"lengths", {16}}}}};  // evaluation settings may change
+  CHECK_NOTHROW(run(root, -1, lsk::schedule::parse_plan(same_training)));
   fs::remove_all(root);
 }

@@ -105,6 +105,21 @@ inline double first_logged_loss(const std::filesystem::path& path, const std::st
   }
   return 0.0;
 }
+// A resumed run must train what the finished stages were trained with: the
+// seed, the model and the stages recorded in OUT/plan.json (evaluation
+// settings may change). Records without stages (older runs) are not checked.
+inline void check_same_plan(const std::filesystem::path& recorded, const nlohmann::json& current) {
+  if (!std::filesystem::exists(recorded)) return;
+  const auto before = position::load_json_file(recorded);
+  if (!before.contains("stages")) return;
+  for (const char* key : {"seed", "model", "stages"}) {
+    if (before.value(key, nlohmann::json()) != current.value(key, nlohmann::json())) {
+      raise<config_error>(recorded.string(), ": this output directory was made by a plan with a different \"", key,
+                          "\"; resuming would mix the two (start over with --fresh, or choose another output "
+                          "directory)");
+    }
+  }
+}
 }  // namespace detail
 
 template <Backend B>
@@ -113,10 +128,10 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
                               const run_options& options) {
   namespace fs = std::filesystem;
   fs::create_directories(options.out_dir);
-  io::atomic_write(options.out_dir / "plan.json", [&](io::atomic_file& f) {
-    nlohmann::json j = {{"name", plan.name}, {"seed", plan.seed}, {"model", plan.model}};
-    f.write(j.dump(1) + "\n");
-  });
+  nlohmann::json plan_record = {{"name", plan.name}, {"seed", plan.seed}, {"model", plan.model}};
+  if (plan.source.contains("stages")) plan_record["stages"] = plan.source["stages"];
+  if (options.resume) detail::check_same_plan(options.out_dir / "plan.json", plan_record);
+  io::atomic_write(options.out_dir / "plan.json", [&](io::atomic_file& f) { f.write(plan_record.dump(1) + "\n"); });
   const fs::path metrics_path = options.out_dir / "metrics.jsonl";
   if (!options.resume) fs::remove(metrics_path);
 

@@ -108,6 +108,7 @@ struct recipe_plan {
   nlohmann::json model = nlohmann::json::object();
   nlohmann::json eval = nlohmann::json::object();  // evaluation settings, read by the program that runs the plan
   std::vector<stage_plan> stages;
+  nlohmann::json source = nlohmann::json::object();  // the plan as given (what a resumed run must match)
 };
 
 namespace detail {
@@ -250,6 +251,7 @@ inline recipe_plan parse_plan(const nlohmann::json& j, const std::string& path =
   const detail::plan_reader r(j, path);
   r.reject_unknown({"name", "seed", "model", "eval", "stages", "comment"});
   recipe_plan p;
+  p.source = j;
   p.name = r.string("name", "plan");
   p.seed = static_cast<std::uint64_t>(r.integer("seed", 1));
   if (r.has("model")) {
