@@ -3,7 +3,12 @@
 // number of tokens (batch = tokens / seq), bf16, causal by default.
 //
 //   bench_flash_attention [--non-causal] [--deterministic] [--heads N] [--kv-heads N]
-//                         [--head-dim 64|128] [--tokens N] [--reps N]
+//                         [--head-dim 64|128] [--tokens N] [--reps N] [--variant all|1|2]
+//
+// --variant picks the kernel configuration (lsk::cuda::flash_variant; 1: 64
+// queries per forward block and 64 keys per dK/dV block, 2: 128 and 128 with
+// Q/dO prefetch, the default); "all" (the default here) prints one table per
+// configuration.
 //
 // FLOPs are counted as flash-attn does: forward 4 * batch * seq^2 * heads *
 // head_dim (halved when causal), backward 2.5x the forward. Each time is the
@@ -35,6 +40,7 @@ struct options {
   bool causal = true;
   bool deterministic = false;
   int heads = 16, kv_heads = 16, head_dim = 128, tokens = 65536, reps = 10;
+  std::vector<int> variants{1, 2};
 };
 
 options parse(int argc, char** argv) {
@@ -62,6 +68,20 @@ options parse(int argc, char** argv) {
       o.tokens = next();
     } else if (a == "--reps") {
       o.reps = std::max(1, next());
+    } else if (a == "--variant") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "--variant needs a value\n");
+        std::exit(2);
+      }
+      const std::string v = argv[++i];
+      if (v == "all") {
+        o.variants = {1, 2};
+      } else if (v == "1" || v == "2") {
+        o.variants = {std::atoi(v.c_str())};
+      } else {
+        std::fprintf(stderr, "--variant all, 1 or 2\n");
+        std::exit(2);
+      }
     } else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       std::exit(2);
@@ -132,53 +152,56 @@ int main(int argc, char** argv) {
   lsk::cuda::device_buffer<unsigned char> workspace(
       lsk::cuda::flash_attention_backward_workspace_bytes(o.tokens, o.heads, o.head_dim, o.deterministic));
 
-  std::printf("lsk flash attention on %s: %d tokens, heads %d, kv_heads %d, head_dim %d, %s, bf16%s\n", prop.name,
-              o.tokens, o.heads, o.kv_heads, o.head_dim, o.causal ? "causal" : "non-causal",
-              o.deterministic ? ", deterministic backward" : "");
-  std::printf("%8s %6s %10s %12s %14s %16s\n", "seq", "batch", "fwd ms", "fwd TFLOP/s", "fwd+bwd ms",
-              "fwd+bwd TFLOP/s");
-  for (int seq = 1024; seq <= 65536; seq *= 2) {
-    if (seq > o.tokens) break;
-    const int batch = o.tokens / seq;
-    std::vector<std::int32_t> cu(static_cast<std::size_t>(batch) + 1);
-    for (int b = 0; b <= batch; ++b) cu[static_cast<std::size_t>(b)] = b * seq;
-    auto d_cu = lsk::cuda::device_buffer<std::int32_t>::from_host(cu);
+  for (const int variant : o.variants) {
+    std::printf("lsk flash attention (variant %d) on %s: %d tokens, heads %d, kv_heads %d, head_dim %d, %s, bf16%s\n",
+                variant, prop.name, o.tokens, o.heads, o.kv_heads, o.head_dim, o.causal ? "causal" : "non-causal",
+                o.deterministic ? ", deterministic backward" : "");
+    std::printf("%8s %6s %10s %12s %14s %16s\n", "seq", "batch", "fwd ms", "fwd TFLOP/s", "fwd+bwd ms",
+                "fwd+bwd TFLOP/s");
+    for (int seq = 1024; seq <= 65536; seq *= 2) {
+      if (seq > o.tokens) break;
+      const int batch = o.tokens / seq;
+      std::vector<std::int32_t> cu(static_cast<std::size_t>(batch) + 1);
+      for (int b = 0; b <= batch; ++b) cu[static_cast<std::size_t>(b)] = b * seq;
+      auto d_cu = lsk::cuda::device_buffer<std::int32_t>::from_host(cu);
 
-    lsk::cuda::flash_attention_params f{};
-    f.q = q.data();
-    f.k = k.data();
-    f.v = v.data();
-    f.o = out.data();
-    f.lse = lse.data();
-    f.cu_seqlens_q = d_cu.data();
-    f.batch = batch;
-    f.max_seqlen_q = seq;
-    f.max_seqlen_k = seq;
-    f.heads = o.heads;
-    f.kv_heads = o.kv_heads;
-    f.head_dim = o.head_dim;
-    f.scale = 1.0f / std::sqrt(static_cast<float>(o.head_dim));
-    f.causal = o.causal;
-    lsk::cuda::flash_attention_backward_params b{};
-    b.fwd = f;
-    b.dout = dout.data();
-    b.dq = dq.data();
-    b.dk = dk.data();
-    b.dv = dv.data();
-    b.total_q = batch * seq;
-    b.workspace = workspace.data();
-    b.deterministic = o.deterministic;
+      lsk::cuda::flash_attention_params f{};
+      f.q = q.data();
+      f.k = k.data();
+      f.v = v.data();
+      f.o = out.data();
+      f.lse = lse.data();
+      f.cu_seqlens_q = d_cu.data();
+      f.batch = batch;
+      f.max_seqlen_q = seq;
+      f.max_seqlen_k = seq;
+      f.heads = o.heads;
+      f.kv_heads = o.kv_heads;
+      f.head_dim = o.head_dim;
+      f.scale = 1.0f / std::sqrt(static_cast<float>(o.head_dim));
+      f.causal = o.causal;
+      f.variant = static_cast<lsk::cuda::flash_variant>(variant);
+      lsk::cuda::flash_attention_backward_params b{};
+      b.fwd = f;
+      b.dout = dout.data();
+      b.dq = dq.data();
+      b.dk = dk.data();
+      b.dv = dv.data();
+      b.total_q = batch * seq;
+      b.workspace = workspace.data();
+      b.deterministic = o.deterministic;
 
-    const double fwd_ms = median_ms(o.reps, [&] { lsk::cuda::flash_attention_forward(f); });
-    const double all_ms = median_ms(o.reps, [&] {
-      lsk::cuda::flash_attention_forward(f);
-      lsk::cuda::flash_attention_backward(b);
-    });
-    const double fwd_flops =
-        4.0 * batch * static_cast<double>(seq) * seq * o.heads * o.head_dim / (o.causal ? 2.0 : 1.0);
-    const double all_flops = 3.5 * fwd_flops;
-    std::printf("%8d %6d %10.3f %12.1f %14.3f %16.1f\n", seq, batch, fwd_ms, fwd_flops / fwd_ms * 1e-9, all_ms,
-                all_flops / all_ms * 1e-9);
+      const double fwd_ms = median_ms(o.reps, [&] { lsk::cuda::flash_attention_forward(f); });
+      const double all_ms = median_ms(o.reps, [&] {
+        lsk::cuda::flash_attention_forward(f);
+        lsk::cuda::flash_attention_backward(b);
+      });
+      const double fwd_flops =
+          4.0 * batch * static_cast<double>(seq) * seq * o.heads * o.head_dim / (o.causal ? 2.0 : 1.0);
+      const double all_flops = 3.5 * fwd_flops;
+      std::printf("%8d %6d %10.3f %12.1f %14.3f %16.1f\n", seq, batch, fwd_ms, fwd_flops / fwd_ms * 1e-9, all_ms,
+                  all_flops / all_ms * 1e-9);
+    }
   }
   return 0;
 }

@@ -15,6 +15,13 @@
 //     they never leave registers). Unless deterministic, it also stores dS^T
 //     (bf16) in shared memory and adds dQ += dS K of its keys into an f32
 //     workspace with atomicAdd (4. converts it to bf16 times the scale).
+//     With flash_variant::v2 (the default), dkdv_v2_kernel does the same
+//     per warp with 128 keys per block (8 warps): Q and dO tiles are read
+//     once per 128 keys, dQ's atomics are issued once per 128 keys (each
+//     warp adds a 16-query x D/2 part of dS K), and the next step's Q, dO,
+//     lse, D and document ids are copied into a second buffer while the
+//     current step runs (cp.async, one group in flight). v1 (dkdv_kernel)
+//     reads Q and dO after each step, with no overlap.
 //  3. dq_kernel (deterministic only, instead of the atomics): one thread block
 //     per (query block, head, sequence) walks the key blocks like the
 //     forward, recomputes P and dS and accumulates dQ in registers: no
@@ -305,6 +312,238 @@ __global__ void __launch_bounds__(threads) dkdv_kernel(bwd_args p) {
 #endif
 }
 
+// Variant 2 of the dK/dV pass: 128 keys per block, 8 warps (each owning 16
+// keys, as in dkdv_kernel), so every Q and dO tile read from global memory
+// serves twice as many keys, and dQ's atomics are issued once per 128 keys
+// instead of per 64. Q, dO and the row data (lse, D, documents) of the next
+// query block are copied into a second buffer while the current one is
+// processed (one cp.async group in flight, waited at the top of each step).
+constexpr int v2_key_warps = 8;
+constexpr int v2_threads = v2_key_warps * 32;
+constexpr int v2_keys = v2_key_warps * 16;
+
+template <int D>
+constexpr int dkdv_v2_smem_bytes() {
+  // K, V (128 rows); Q, dO twice (64 rows); dS^T (128 x 64); lse, D, query documents twice; key documents.
+  return (2 * v2_keys + 4 * block_cols) * (D + 8) * 2 + v2_keys * (block_cols + 8) * 2 + 2 * 3 * block_cols * 4 +
+         v2_keys * 4;
+}
+
+template <int D, bool atomic_dq>
+__global__ void __launch_bounds__(v2_threads) dkdv_v2_kernel(bwd_args p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  constexpr int pitch = D + 8;
+  constexpr int ds_pitch = block_cols + 8;
+  constexpr int nt = v2_threads;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  auto* ks = reinterpret_cast<std::uint16_t*>(smem_raw);
+  std::uint16_t* vs = ks + v2_keys * pitch;
+  std::uint16_t* qbuf = vs + v2_keys * pitch;  // Q of buffer b at qbuf + b * 64 * pitch
+  std::uint16_t* dobuf = qbuf + 2 * block_cols * pitch;
+  std::uint16_t* dss = dobuf + 2 * block_cols * pitch;                           // dS^T: (128 keys, 64 queries)
+  auto* lse_buf = reinterpret_cast<float*>(dss + v2_keys * ds_pitch);            // [2][64]
+  float* delta_buf = lse_buf + 2 * block_cols;                                   // [2][64]
+  auto* docq_buf = reinterpret_cast<std::int32_t*>(delta_buf + 2 * block_cols);  // [2][64]
+  std::int32_t* dock_s = docq_buf + 2 * block_cols;                              // [128]
+
+  const seq_info s = load_seq(p.cu_q, p.cu_k, static_cast<int>(blockIdx.z));
+  const int k0 = static_cast<int>(blockIdx.x) * v2_keys;
+  if (k0 >= s.k_len) return;
+  const int kvh = static_cast<int>(blockIdx.y);
+  const int group = p.heads / p.kv_heads;
+  const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4, t = lane % 4;
+  const bool by_doc = p.docs != nullptr;
+
+  const long long q_ld = static_cast<long long>(p.heads) * D;
+  const long long kv_ld = static_cast<long long>(p.kv_heads) * D;
+  const long long kv_off = (static_cast<long long>(s.k_start) + k0) * kv_ld + static_cast<long long>(kvh) * D;
+
+  // Query blocks that can see some key of this block; steps run over (head of the group, query block).
+  const int q_first = p.causal ? max(0, k0 - s.offset) : 0;
+  const int m_begin = q_first / block_cols;
+  const int m_count = max(0, (s.q_len + block_cols - 1) / block_cols - m_begin);
+  const int steps = group * m_count;
+
+  // Copies step `it`'s Q and dO (cp.async) and row data (plain stores) into buffer b.
+  const auto fetch = [&](int it, int b) {
+    const int h = kvh * group + it / m_count;
+    const int q0 = (m_begin + it % m_count) * block_cols;
+    const long long q_off = (static_cast<long long>(s.q_start) + q0) * q_ld + static_cast<long long>(h) * D;
+    load_tile<D, block_cols, nt>(qbuf + b * block_cols * pitch, p.q + q_off, q_ld, s.q_len - q0, tid);
+    load_tile<D, block_cols, nt>(dobuf + b * block_cols * pitch, p.dout + q_off, q_ld, s.q_len - q0, tid);
+    if (tid < block_cols) {
+      const int qi = q0 + tid;
+      const bool valid = qi < s.q_len;
+      const long long r = (static_cast<long long>(s.q_start) + qi) * p.heads + h;
+      lse_buf[b * block_cols + tid] = valid ? lse_log2(p.lse[r]) : INFINITY;
+      delta_buf[b * block_cols + tid] = valid ? p.delta[r] : 0.0f;
+      if (by_doc) docq_buf[b * block_cols + tid] = valid ? query_doc(p.docs, s, qi) : -1;
+    }
+  };
+
+  load_tile<D, v2_keys, nt>(ks, p.k + kv_off, kv_ld, s.k_len - k0, tid);
+  load_tile<D, v2_keys, nt>(vs, p.v + kv_off, kv_ld, s.k_len - k0, tid);
+  if (by_doc && tid < v2_keys) dock_s[tid] = k0 + tid < s.k_len ? p.docs[s.k_start + k0 + tid] : -1;
+  if (steps > 0) fetch(0, 0);
+  cp_async_commit();
+
+  int key[2];
+  key[0] = k0 + warp * 16 + g;
+  key[1] = key[0] + 8;
+
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[n][e] = dv[n][e] = 0.0f;
+  }
+
+  for (int it = 0; it < steps; ++it) {
+    const int b = it & 1;
+    const int h = kvh * group + it / m_count;
+    const int q0 = (m_begin + it % m_count) * block_cols;
+    cp_async_wait<0>();
+    // Step it's tiles have landed and are visible; every warp is done with
+    // step it - 1 (its buffer, b ^ 1, and dS^T may be overwritten).
+    __syncthreads();
+    if (it + 1 < steps) {
+      fetch(it + 1, b ^ 1);
+      cp_async_commit();
+    }
+    const std::uint16_t* qs = qbuf + b * block_cols * pitch;
+    const std::uint16_t* dos = dobuf + b * block_cols * pitch;
+    const float* lse_s = lse_buf + b * block_cols;
+    const float* delta_s = delta_buf + b * block_cols;
+    const std::int32_t* docq_s = docq_buf + b * block_cols;
+
+    // S^T = K Q^T and dP^T = V dO^T: this warp's 16 keys x 64 queries.
+    float st[8][4], dpt[8][4];
+#pragma unroll
+    for (int n = 0; n < 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st[n][e] = dpt[n][e] = 0.0f;
+    }
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      std::uint32_t ak[4], av[4];
+      load_a(ak, ks, pitch, warp * 16, kk * 16, lane);
+      load_a(av, vs, pitch, warp * 16, kk * 16, lane);
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        std::uint32_t bf[4];
+        load_b_nk(bf, qs, pitch, np * 16, kk * 16, lane);
+        mma(st[2 * np], ak, bf[0], bf[1]);
+        mma(st[2 * np + 1], ak, bf[2], bf[3]);
+        load_b_nk(bf, dos, pitch, np * 16, kk * 16, lane);
+        mma(dpt[2 * np], av, bf[0], bf[1]);
+        mma(dpt[2 * np + 1], av, bf[2], bf[3]);
+      }
+    }
+
+    // P^T and dS^T = P^T (dP^T - D), element (key row r, query column n * 8 + 2t + e % 2).
+    const bool need_mask = tile_needs_mask(q0, k0 + warp * 16, s, p.causal, by_doc, block_cols, 16);
+#pragma unroll
+    for (int n = 0; n < 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e / 2, ql = n * 8 + 2 * t + (e % 2);
+        float pv = exp2f(fmaf(st[n][e], p.scale_log2, -lse_s[ql]));
+        if (need_mask) {
+          const int doc_q = by_doc ? docq_s[ql] : 0;
+          const int doc_k = by_doc ? dock_s[key[r] - k0] : 0;
+          if (!visible(q0 + ql, key[r], s, p.causal, by_doc, doc_q, doc_k)) pv = 0.0f;
+        }
+        st[n][e] = pv;
+        dpt[n][e] = pv * (dpt[n][e] - delta_s[ql]);
+      }
+    }
+
+    // dV += P^T dO, dK += dS^T Q (k index: the 64 queries, 4 steps of 16).
+#pragma unroll
+    for (int kt = 0; kt < block_cols / 16; ++kt) {
+      std::uint32_t ap[4], ads[4];
+      ap[0] = pack_bf16(st[2 * kt][0], st[2 * kt][1]);
+      ap[1] = pack_bf16(st[2 * kt][2], st[2 * kt][3]);
+      ap[2] = pack_bf16(st[2 * kt + 1][0], st[2 * kt + 1][1]);
+      ap[3] = pack_bf16(st[2 * kt + 1][2], st[2 * kt + 1][3]);
+      ads[0] = pack_bf16(dpt[2 * kt][0], dpt[2 * kt][1]);
+      ads[1] = pack_bf16(dpt[2 * kt][2], dpt[2 * kt][3]);
+      ads[2] = pack_bf16(dpt[2 * kt + 1][0], dpt[2 * kt + 1][1]);
+      ads[3] = pack_bf16(dpt[2 * kt + 1][2], dpt[2 * kt + 1][3]);
+      if constexpr (atomic_dq) {
+        // dS^T rows (keys) g and g + 8 of this warp, query columns of n-tiles 2kt, 2kt + 1.
+        std::uint16_t* row0 = dss + (warp * 16 + g) * ds_pitch + kt * 16 + 2 * t;
+        std::uint16_t* row1 = row0 + 8 * ds_pitch;
+        *reinterpret_cast<std::uint32_t*>(row0) = ads[0];
+        *reinterpret_cast<std::uint32_t*>(row1) = ads[1];
+        *reinterpret_cast<std::uint32_t*>(row0 + 8) = ads[2];
+        *reinterpret_cast<std::uint32_t*>(row1 + 8) = ads[3];
+      }
+#pragma unroll
+      for (int dp = 0; dp < D / 16; ++dp) {
+        std::uint32_t bf[4];
+        load_b_kn(bf, dos, pitch, kt * 16, dp * 16, lane);
+        mma(dv[2 * dp], ap, bf[0], bf[1]);
+        mma(dv[2 * dp + 1], ap, bf[2], bf[3]);
+        load_b_kn(bf, qs, pitch, kt * 16, dp * 16, lane);
+        mma(dk[2 * dp], ads, bf[0], bf[1]);
+        mma(dk[2 * dp + 1], ads, bf[2], bf[3]);
+      }
+    }
+
+    if constexpr (atomic_dq) {
+      __syncthreads();  // dS^T of all 128 keys is in shared memory
+      // dQ += dS K over the 128 keys: warp w takes queries (w % 4) * 16 .. + 16
+      // and the half (w / 4) of the D columns; A[m = query][k = key] = dS^T[key][query].
+      const int qw = (warp % 4) * 16, c0 = (warp / 4) * (D / 2);
+      float c[D / 16][4];  // n-tiles of 8 over the warp's D / 2 columns
+#pragma unroll
+      for (int n = 0; n < D / 16; ++n) c[n][0] = c[n][1] = c[n][2] = c[n][3] = 0.0f;
+#pragma unroll
+      for (int kt = 0; kt < v2_keys / 16; ++kt) {
+        std::uint32_t af[4];
+        load_a_trans(af, dss, ds_pitch, qw, kt * 16, lane);
+#pragma unroll
+        for (int dp = 0; dp < D / 32; ++dp) {
+          std::uint32_t bf[4];
+          load_b_kn(bf, ks, pitch, kt * 16, c0 + dp * 16, lane);
+          mma(c[2 * dp], af, bf[0], bf[1]);
+          mma(c[2 * dp + 1], af, bf[2], bf[3]);
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int qrow = q0 + qw + g + 8 * r;
+        if (qrow >= s.q_len) continue;
+        float* dst = p.dq_acc + ((static_cast<long long>(s.q_start) + qrow) * p.heads + h) * D + c0 + 2 * t;
+#pragma unroll
+        for (int n = 0; n < D / 16; ++n) {
+          atomicAdd(dst + n * 8, c[n][2 * r]);
+          atomicAdd(dst + n * 8 + 1, c[n][2 * r + 1]);
+        }
+      }
+    }
+  }
+
+  cp_async_wait<0>();  // (only pending when no query block sees these keys)
+  // dV and scale * dK of this warp's keys.
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    if (key[r] >= s.k_len) continue;
+    const long long off = (static_cast<long long>(s.k_start) + key[r]) * kv_ld + static_cast<long long>(kvh) * D;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      *reinterpret_cast<std::uint32_t*>(p.dv + off + n * 8 + 2 * t) = pack_bf16(dv[n][2 * r], dv[n][2 * r + 1]);
+      *reinterpret_cast<std::uint32_t*>(p.dk + off + n * 8 + 2 * t) =
+          pack_bf16(dk[n][2 * r] * p.scale, dk[n][2 * r + 1] * p.scale);
+    }
+  }
+#endif
+}
+
 template <int D>
 constexpr int dq_smem_bytes() {
   return 4 * block_rows * (D + 8) * 2 + block_cols * 4;
@@ -480,7 +719,28 @@ void launch_bwd(const flash_attention_backward_params& prm, cudaStream_t stream)
   }
 
   const int max_k = f.max_seqlen_k > 0 ? f.max_seqlen_k : f.max_seqlen_q;
-  if (max_k > 0) {
+  // v2's dK/dV pass needs 156 KiB of shared memory per block at D = 128
+  // (sm_80 and sm_90 have it; sm_86 and sm_89 do not): fall back to v1 there.
+  bool v2 = f.variant != flash_variant::v1;
+  if (v2 && max_k > 0) {
+    int device = 0, optin = 0;
+    LSK_CUDA_CHECK(cudaGetDevice(&device));
+    LSK_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    v2 = optin >= dkdv_v2_smem_bytes<D>();
+  }
+  if (max_k > 0 && v2) {
+    constexpr int smem = dkdv_v2_smem_bytes<D>();
+    const dim3 grid(static_cast<unsigned>((max_k + v2_keys - 1) / v2_keys), static_cast<unsigned>(f.kv_heads),
+                    static_cast<unsigned>(f.batch));
+    if (prm.deterministic) {
+      LSK_CUDA_CHECK(cudaFuncSetAttribute(dkdv_v2_kernel<D, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      dkdv_v2_kernel<D, false><<<grid, v2_threads, smem, stream>>>(a);
+    } else {
+      LSK_CUDA_CHECK(cudaFuncSetAttribute(dkdv_v2_kernel<D, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      dkdv_v2_kernel<D, true><<<grid, v2_threads, smem, stream>>>(a);
+    }
+    check(cudaGetLastError(), "flash dkdv_v2_kernel<<<...>>>", __FILE__, __LINE__);
+  } else if (max_k > 0) {
     constexpr int smem = dkdv_smem_bytes<D>();
     const dim3 grid(static_cast<unsigned>((max_k + block_rows - 1) / block_rows), static_cast<unsigned>(f.kv_heads),
                     static_cast<unsigned>(f.batch));

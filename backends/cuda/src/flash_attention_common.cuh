@@ -132,22 +132,24 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// Rows [0, 64) of a tile starting at global row `row0` of a matrix whose rows
-// are `ld` elements apart, D columns, into shared memory (pitch D + 8); rows
-// at or past `rows` are zero-filled.
-template <int D>
+// Rows [0, ROWS) of the tile at `src` (rows `ld` elements apart, D columns)
+// into shared memory (pitch D + 8), by NT threads; rows at or past `rows` are
+// zero-filled (no global read). Thread tid copies columns 8 (tid % (D / 8))
+// of rows tid / (D / 8) + i NT / (D / 8).
+template <int D, int ROWS = block_rows, int NT = threads>
 __device__ __forceinline__ void load_tile(std::uint16_t* dst, const std::uint16_t* src, long long ld, int rows,
                                           int tid) {
   constexpr int chunks_per_row = D / 8;
-  constexpr int chunks = block_rows * chunks_per_row;
-  static_assert(chunks % threads == 0);
+  constexpr int step = NT / chunks_per_row;  // rows covered by one pass of the NT threads
+  static_assert(NT % chunks_per_row == 0 && ROWS % step == 0);
+  const int r0 = tid / chunks_per_row, col = (tid % chunks_per_row) * 8;
+  const std::uint16_t* g = src + r0 * ld + col;
 #pragma unroll
-  for (int i = 0; i < chunks / threads; ++i) {
-    const int c = tid + i * threads;
-    const int r = c / chunks_per_row, col = (c % chunks_per_row) * 8;
+  for (int i = 0; i < ROWS / step; ++i) {
+    const int r = r0 + i * step;
     const bool valid = r < rows;
-    const std::uint16_t* g = valid ? src + r * ld + col : src;
-    cp_async16(dst + r * (D + 8) + col, g, valid);
+    cp_async16(dst + r * (D + 8) + col, valid ? g : src, valid);
+    g += step * ld;
   }
 }
 
@@ -158,10 +160,10 @@ __device__ __forceinline__ bool visible(int query, int key, const seq_info& s, b
   return query < s.q_len && key < s.k_len && (!causal || key <= query + s.offset) && (!by_doc || doc_q == doc_k);
 }
 
-// Does the tile of queries [q0, q0 + 64) x keys [k0, k0 + 64) need element-wise masking?
-__device__ __forceinline__ bool tile_needs_mask(int q0, int k0, const seq_info& s, bool causal, bool by_doc) {
-  return by_doc || q0 + block_rows > s.q_len || k0 + block_cols > s.k_len ||
-         (causal && k0 + block_cols - 1 > q0 + s.offset);
+// Does the tile of queries [q0, q0 + q_rows) x keys [k0, k0 + k_cols) need element-wise masking?
+__device__ __forceinline__ bool tile_needs_mask(int q0, int k0, const seq_info& s, bool causal, bool by_doc,
+                                                int q_rows = block_rows, int k_cols = block_cols) {
+  return by_doc || q0 + q_rows > s.q_len || k0 + k_cols > s.k_len || (causal && k0 + k_cols - 1 > q0 + s.offset);
 }
 
 // The document id of query `query`'s own token (documents are indexed by the

@@ -7,9 +7,10 @@
 // Shapes cover lengths that are not multiples of the 64-row tiles, GQA
 // groups of 1, 2 and 4, causal and non-causal, varlen batches (with a
 // one-token sequence and unequal query/key lengths), document masks, and
-// head dims 64 and 128. The deterministic backward must give bitwise equal
-// dq, dk, dv on two runs. Without a CUDA device (or one older than sm_80)
-// each test prints "skipped: no CUDA device ...".
+// head dims 64 and 128, for each kernel configuration (flash_variant v1 and
+// v2). The deterministic backward must give bitwise equal dq, dk, dv on two
+// runs. Without a CUDA device (or one older than sm_80) each test prints
+// "skipped: no CUDA device ...".
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -286,39 +287,58 @@ void check_error(const char* what, const std::string& name, double kernel, doubl
   CHECK(kernel <= 3 * naive + floor);
 }
 
-void run_case(const flash_case& c, std::uint64_t seed) {
-  const problem p = make_problem(c, seed);
-  const results<double> ref = host_attention<double>(p);
-  const results<float> naive = host_attention<float>(p);
-  device_problem dev(p);
+// Fills a device buffer with all-ones bytes (bf16 NaN), so that an element a kernel fails to write shows.
+template <class T>
+void poison(lsk::cuda::device_buffer<T>& b) {
+  LSK_CUDA_CHECK(cudaMemset(b.data(), 0xFF, b.size() * sizeof(T)));
+}
 
+void run_variant(const flash_case& c, const problem& p, const results<double>& ref, const results<float>& naive,
+                 device_problem& dev, lsk::cuda::flash_variant variant) {
+  const std::string name = c.name + (variant == lsk::cuda::flash_variant::v1 ? " [v1]" : " [v2]");
+  dev.fwd.variant = variant;
+  poison(dev.o);
   lsk::cuda::flash_attention_forward(dev.fwd);
   lsk::cuda::synchronize();
   const std::vector<float> out = to_float(dev.o.to_host());
   const std::vector<float> lse = dev.lse.to_host();
 
-  std::printf("%s\n", c.name.c_str());
-  check_error("out", c.name, max_error(out, ref.out), max_error(naive.out, ref.out), 1e-5);
-  check_error("lse", c.name, max_error(lse, ref.lse), max_error(naive.lse, ref.lse), 1e-4);
+  std::printf("%s\n", name.c_str());
+  check_error("out", name, max_error(out, ref.out), max_error(naive.out, ref.out), 1e-5);
+  check_error("lse", name, max_error(lse, ref.lse), max_error(naive.lse, ref.lse), 1e-4);
 
   for (const bool deterministic : {false, true}) {
+    poison(dev.dq);
+    poison(dev.dk);
+    poison(dev.dv);
     dev.backward(p, deterministic);
     const auto dq = dev.dq.to_host(), dk = dev.dk.to_host(), dv = dev.dv.to_host();
     std::printf(" backward (%s)\n", deterministic ? "deterministic" : "atomic dq");
-    check_error("dq", c.name, max_error(to_float(dq), ref.dq), max_error(naive.dq, ref.dq), 1e-5);
-    check_error("dk", c.name, max_error(to_float(dk), ref.dk), max_error(naive.dk, ref.dk), 1e-5);
-    check_error("dv", c.name, max_error(to_float(dv), ref.dv), max_error(naive.dv, ref.dv), 1e-5);
+    check_error("dq", name, max_error(to_float(dq), ref.dq), max_error(naive.dq, ref.dq), 1e-5);
+    check_error("dk", name, max_error(to_float(dk), ref.dk), max_error(naive.dk, ref.dk), 1e-5);
+    check_error("dv", name, max_error(to_float(dv), ref.dv), max_error(naive.dv, ref.dv), 1e-5);
     if (deterministic) {
       dev.backward(p, true);
       const auto dq2 = dev.dq.to_host(), dk2 = dev.dk.to_host(), dv2 = dev.dv.to_host();
       auto same_bits = [](const std::vector<bf16>& a, const std::vector<bf16>& b) {
         return std::equal(a.begin(), a.end(), b.begin(), [](bf16 x, bf16 y) { return x.bits == y.bits; });
       };
-      INFO(c.name << ": deterministic backward, second run");
+      INFO(name << ": deterministic backward, second run");
       CHECK(same_bits(dq, dq2));
       CHECK(same_bits(dk, dk2));
       CHECK(same_bits(dv, dv2));
     }
+  }
+}
+
+// Every kernel configuration (flash_variant v1 and v2; automatic is v2) on the same problem.
+void run_case(const flash_case& c, std::uint64_t seed) {
+  const problem p = make_problem(c, seed);
+  const results<double> ref = host_attention<double>(p);
+  const results<float> naive = host_attention<float>(p);
+  device_problem dev(p);
+  for (const auto variant : {lsk::cuda::flash_variant::v1, lsk::cuda::flash_variant::v2}) {
+    run_variant(c, p, ref, naive, dev, variant);
   }
 }
 

@@ -46,6 +46,16 @@
 
 namespace lsk::cuda {
 
+// Kernel configurations (for benchmarking one against another; all give the
+// same results up to f32 summation order). v1: the forward holds 64 queries
+// per thread block (16 per warp); the backward's dK/dV pass holds 64 keys per
+// block (4 warps). v2: the forward holds 128 queries per block (32 per warp),
+// the backward's dK/dV pass 128 keys per block (8 warps) with the next query
+// block's Q and dO prefetched (156 KiB of shared memory per block at head_dim
+// 128; on a device with less, the backward uses v1's dK/dV pass). automatic
+// picks the default (v2).
+enum class flash_variant { automatic = 0, v1 = 1, v2 = 2 };
+
 struct flash_attention_params {
   const bf16* q = nullptr;
   const bf16* k = nullptr;
@@ -65,6 +75,7 @@ struct flash_attention_params {
   int head_dim = 0;  // 64 or 128
   float scale = 0;   // softmax scale, typically 1 / sqrt(head_dim)
   bool causal = true;
+  flash_variant variant = flash_variant::automatic;  // forward and backward kernel configuration
 };
 
 // The backward reads q, k, v, o, lse of the forward and writes dq, dk, dv.
