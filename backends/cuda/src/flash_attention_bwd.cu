@@ -20,8 +20,10 @@
 //     once per 128 keys, dQ's atomics are issued once per 128 keys (each
 //     warp adds a 16-query x D/2 part of dS K), and the next step's Q, dO,
 //     lse, D and document ids are copied into a second buffer while the
-//     current step runs (cp.async, one group in flight). v1 (dkdv_kernel)
-//     reads Q and dO after each step, with no overlap.
+//     current step runs (cp.async, one group in flight); with causal
+//     masking, a warp whose 16 keys no query of the step sees skips its
+//     products. v1 (dkdv_kernel) reads Q and dO after each step, with no
+//     overlap, and every warp computes every step.
 //  3. dq_kernel (deterministic only, instead of the atomics): one thread block
 //     per (query block, head, sequence) walks the key blocks like the
 //     forward, recomputes P and dS and accumulates dQ in registers: no
@@ -318,6 +320,8 @@ __global__ void __launch_bounds__(threads) dkdv_kernel(bwd_args p) {
 // instead of per 64. Q, dO and the row data (lse, D, documents) of the next
 // query block are copied into a second buffer while the current one is
 // processed (one cp.async group in flight, waited at the top of each step).
+// With causal masking, a warp whose keys no query of the step sees skips
+// the step's products (its P and dS are all zero).
 constexpr int v2_key_warps = 8;
 constexpr int v2_threads = v2_key_warps * 32;
 constexpr int v2_keys = v2_key_warps * 16;
@@ -419,79 +423,88 @@ __global__ void __launch_bounds__(v2_threads) dkdv_v2_kernel(bwd_args p) {
     const float* delta_s = delta_buf + b * block_cols;
     const std::int32_t* docq_s = docq_buf + b * block_cols;
 
-    // S^T = K Q^T and dP^T = V dO^T: this warp's 16 keys x 64 queries.
-    float st[8][4], dpt[8][4];
+    // Causal: a warp whose first key is past every key this query block sees
+    // has P = dS = 0 in this step; it skips its products (and writes zeros to
+    // its rows of dS^T for the dQ product).
+    const bool warp_sees = !p.causal || k0 + warp * 16 <= min(q0 + block_cols, s.q_len) - 1 + s.offset;
+    if (warp_sees) {
+      // S^T = K Q^T and dP^T = V dO^T: this warp's 16 keys x 64 queries.
+      float st[8][4], dpt[8][4];
 #pragma unroll
-    for (int n = 0; n < 8; ++n) {
+      for (int n = 0; n < 8; ++n) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) st[n][e] = dpt[n][e] = 0.0f;
-    }
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      std::uint32_t ak[4], av[4];
-      load_a(ak, ks, pitch, warp * 16, kk * 16, lane);
-      load_a(av, vs, pitch, warp * 16, kk * 16, lane);
-#pragma unroll
-      for (int np = 0; np < 4; ++np) {
-        std::uint32_t bf[4];
-        load_b_nk(bf, qs, pitch, np * 16, kk * 16, lane);
-        mma(st[2 * np], ak, bf[0], bf[1]);
-        mma(st[2 * np + 1], ak, bf[2], bf[3]);
-        load_b_nk(bf, dos, pitch, np * 16, kk * 16, lane);
-        mma(dpt[2 * np], av, bf[0], bf[1]);
-        mma(dpt[2 * np + 1], av, bf[2], bf[3]);
+        for (int e = 0; e < 4; ++e) st[n][e] = dpt[n][e] = 0.0f;
       }
-    }
-
-    // P^T and dS^T = P^T (dP^T - D), element (key row r, query column n * 8 + 2t + e % 2).
-    const bool need_mask = tile_needs_mask(q0, k0 + warp * 16, s, p.causal, by_doc, block_cols, 16);
 #pragma unroll
-    for (int n = 0; n < 8; ++n) {
+      for (int kk = 0; kk < D / 16; ++kk) {
+        std::uint32_t ak[4], av[4];
+        load_a(ak, ks, pitch, warp * 16, kk * 16, lane);
+        load_a(av, vs, pitch, warp * 16, kk * 16, lane);
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int r = e / 2, ql = n * 8 + 2 * t + (e % 2);
-        float pv = exp2f(fmaf(st[n][e], p.scale_log2, -lse_s[ql]));
-        if (need_mask) {
-          const int doc_q = by_doc ? docq_s[ql] : 0;
-          const int doc_k = by_doc ? dock_s[key[r] - k0] : 0;
-          if (!visible(q0 + ql, key[r], s, p.causal, by_doc, doc_q, doc_k)) pv = 0.0f;
+        for (int np = 0; np < 4; ++np) {
+          std::uint32_t bf[4];
+          load_b_nk(bf, qs, pitch, np * 16, kk * 16, lane);
+          mma(st[2 * np], ak, bf[0], bf[1]);
+          mma(st[2 * np + 1], ak, bf[2], bf[3]);
+          load_b_nk(bf, dos, pitch, np * 16, kk * 16, lane);
+          mma(dpt[2 * np], av, bf[0], bf[1]);
+          mma(dpt[2 * np + 1], av, bf[2], bf[3]);
         }
-        st[n][e] = pv;
-        dpt[n][e] = pv * (dpt[n][e] - delta_s[ql]);
       }
-    }
 
-    // dV += P^T dO, dK += dS^T Q (k index: the 64 queries, 4 steps of 16).
+      // P^T and dS^T = P^T (dP^T - D), element (key row r, query column n * 8 + 2t + e % 2).
+      const bool need_mask = tile_needs_mask(q0, k0 + warp * 16, s, p.causal, by_doc, block_cols, 16);
 #pragma unroll
-    for (int kt = 0; kt < block_cols / 16; ++kt) {
-      std::uint32_t ap[4], ads[4];
-      ap[0] = pack_bf16(st[2 * kt][0], st[2 * kt][1]);
-      ap[1] = pack_bf16(st[2 * kt][2], st[2 * kt][3]);
-      ap[2] = pack_bf16(st[2 * kt + 1][0], st[2 * kt + 1][1]);
-      ap[3] = pack_bf16(st[2 * kt + 1][2], st[2 * kt + 1][3]);
-      ads[0] = pack_bf16(dpt[2 * kt][0], dpt[2 * kt][1]);
-      ads[1] = pack_bf16(dpt[2 * kt][2], dpt[2 * kt][3]);
-      ads[2] = pack_bf16(dpt[2 * kt + 1][0], dpt[2 * kt + 1][1]);
-      ads[3] = pack_bf16(dpt[2 * kt + 1][2], dpt[2 * kt + 1][3]);
-      if constexpr (atomic_dq) {
-        // dS^T rows (keys) g and g + 8 of this warp, query columns of n-tiles 2kt, 2kt + 1.
-        std::uint16_t* row0 = dss + (warp * 16 + g) * ds_pitch + kt * 16 + 2 * t;
-        std::uint16_t* row1 = row0 + 8 * ds_pitch;
-        *reinterpret_cast<std::uint32_t*>(row0) = ads[0];
-        *reinterpret_cast<std::uint32_t*>(row1) = ads[1];
-        *reinterpret_cast<std::uint32_t*>(row0 + 8) = ads[2];
-        *reinterpret_cast<std::uint32_t*>(row1 + 8) = ads[3];
-      }
+      for (int n = 0; n < 8; ++n) {
 #pragma unroll
-      for (int dp = 0; dp < D / 16; ++dp) {
-        std::uint32_t bf[4];
-        load_b_kn(bf, dos, pitch, kt * 16, dp * 16, lane);
-        mma(dv[2 * dp], ap, bf[0], bf[1]);
-        mma(dv[2 * dp + 1], ap, bf[2], bf[3]);
-        load_b_kn(bf, qs, pitch, kt * 16, dp * 16, lane);
-        mma(dk[2 * dp], ads, bf[0], bf[1]);
-        mma(dk[2 * dp + 1], ads, bf[2], bf[3]);
+        for (int e = 0; e < 4; ++e) {
+          const int r = e / 2, ql = n * 8 + 2 * t + (e % 2);
+          float pv = exp2f(fmaf(st[n][e], p.scale_log2, -lse_s[ql]));
+          if (need_mask) {
+            const int doc_q = by_doc ? docq_s[ql] : 0;
+            const int doc_k = by_doc ? dock_s[key[r] - k0] : 0;
+            if (!visible(q0 + ql, key[r], s, p.causal, by_doc, doc_q, doc_k)) pv = 0.0f;
+          }
+          st[n][e] = pv;
+          dpt[n][e] = pv * (dpt[n][e] - delta_s[ql]);
+        }
       }
+
+      // dV += P^T dO, dK += dS^T Q (k index: the 64 queries, 4 steps of 16).
+#pragma unroll
+      for (int kt = 0; kt < block_cols / 16; ++kt) {
+        std::uint32_t ap[4], ads[4];
+        ap[0] = pack_bf16(st[2 * kt][0], st[2 * kt][1]);
+        ap[1] = pack_bf16(st[2 * kt][2], st[2 * kt][3]);
+        ap[2] = pack_bf16(st[2 * kt + 1][0], st[2 * kt + 1][1]);
+        ap[3] = pack_bf16(st[2 * kt + 1][2], st[2 * kt + 1][3]);
+        ads[0] = pack_bf16(dpt[2 * kt][0], dpt[2 * kt][1]);
+        ads[1] = pack_bf16(dpt[2 * kt][2], dpt[2 * kt][3]);
+        ads[2] = pack_bf16(dpt[2 * kt + 1][0], dpt[2 * kt + 1][1]);
+        ads[3] = pack_bf16(dpt[2 * kt + 1][2], dpt[2 * kt + 1][3]);
+        if constexpr (atomic_dq) {
+          // dS^T rows (keys) g and g + 8 of this warp, query columns of n-tiles 2kt, 2kt + 1.
+          std::uint16_t* row0 = dss + (warp * 16 + g) * ds_pitch + kt * 16 + 2 * t;
+          std::uint16_t* row1 = row0 + 8 * ds_pitch;
+          *reinterpret_cast<std::uint32_t*>(row0) = ads[0];
+          *reinterpret_cast<std::uint32_t*>(row1) = ads[1];
+          *reinterpret_cast<std::uint32_t*>(row0 + 8) = ads[2];
+          *reinterpret_cast<std::uint32_t*>(row1 + 8) = ads[3];
+        }
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+          std::uint32_t bf[4];
+          load_b_kn(bf, dos, pitch, kt * 16, dp * 16, lane);
+          mma(dv[2 * dp], ap, bf[0], bf[1]);
+          mma(dv[2 * dp + 1], ap, bf[2], bf[3]);
+          load_b_kn(bf, qs, pitch, kt * 16, dp * 16, lane);
+          mma(dk[2 * dp], ads, bf[0], bf[1]);
+          mma(dk[2 * dp + 1], ads, bf[2], bf[3]);
+        }
+      }
+    } else if constexpr (atomic_dq) {
+#pragma unroll
+      for (int r = 0; r < 16; ++r) *reinterpret_cast<std::uint32_t*>(dss + (warp * 16 + r) * ds_pitch + 2 * lane) = 0u;
     }
 
     if constexpr (atomic_dq) {
