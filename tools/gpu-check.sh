@@ -102,6 +102,8 @@ if command -v compute-sanitizer >/dev/null; then
     "$bin/lsk_cuda_tests" "Flash attention with more keys than queries*"
   step "compute-sanitizer racecheck (flash docs)" 90 no compute-sanitizer --tool racecheck --error-exitcode 1 \
     "$bin/lsk_cuda_tests" "Flash attention with document masks"
+  step "compute-sanitizer synccheck (flash docs)" 90 no compute-sanitizer --tool synccheck --error-exitcode 1 \
+    "$bin/lsk_cuda_tests" "Flash attention with document masks"
 fi
 
 echo
