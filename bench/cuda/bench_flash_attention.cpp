@@ -3,11 +3,12 @@
 // number of tokens (batch = tokens / seq), bf16, causal by default.
 //
 //   bench_flash_attention [--non-causal] [--deterministic] [--heads N] [--kv-heads N]
-//                         [--head-dim 64|128] [--tokens N] [--reps N] [--variant all|1|2]
+//                         [--head-dim 64|128] [--tokens N] [--reps N] [--variant all|1|2|3]
 //
 // --variant picks the kernel configuration (lsk::cuda::flash_variant; 1: 64
 // queries per forward block and 64 keys per dK/dV block, 2: 128 and 128 with
-// Q/dO prefetch, the default); "all" (the default here) prints one table per
+// Q/dO prefetch, the default; 3: 2 with a leaner atomic dQ product in the
+// backward); "all" (the default here) prints one table per
 // configuration.
 //
 // FLOPs are counted as flash-attn does: forward 4 * batch * seq^2 * heads *
@@ -40,7 +41,7 @@ struct options {
   bool causal = true;
   bool deterministic = false;
   int heads = 16, kv_heads = 16, head_dim = 128, tokens = 65536, reps = 10;
-  std::vector<int> variants{1, 2};
+  std::vector<int> variants{1, 2, 3};
 };
 
 options parse(int argc, char** argv) {
@@ -75,11 +76,11 @@ options parse(int argc, char** argv) {
       }
       const std::string v = argv[++i];
       if (v == "all") {
-        o.variants = {1, 2};
-      } else if (v == "1" || v == "2") {
+        o.variants = {1, 2, 3};
+      } else if (v == "1" || v == "2" || v == "3") {
         o.variants = {std::atoi(v.c_str())};
       } else {
-        std::fprintf(stderr, "--variant all, 1 or 2\n");
+        std::fprintf(stderr, "--variant all, 1, 2 or 3\n");
         std::exit(2);
       }
     } else {

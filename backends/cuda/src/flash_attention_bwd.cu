@@ -23,7 +23,10 @@
 //     current step runs (cp.async, one group in flight); with causal
 //     masking, a warp whose 16 keys no query of the step sees skips its
 //     products. v1 (dkdv_kernel) reads Q and dO after each step, with no
-//     overlap, and every warp computes every step.
+//     overlap, and every warp computes every step. flash_variant::v3 is v2
+//     with a leaner atomic dQ product: each warp's key loop stops after the
+//     last 16-key tile its queries see (causal) or that exists, and on sm_90
+//     adjacent column pairs go out as one float2 atomicAdd.
 //  3. dq_kernel (deterministic only, instead of the atomics): one thread block
 //     per (query block, head, sequence) walks the key blocks like the
 //     forward, recomputes P and dS and accumulates dQ in registers: no
@@ -333,7 +336,25 @@ constexpr int dkdv_v2_smem_bytes() {
          v2_keys * 4;
 }
 
-template <int D, bool atomic_dq>
+// Adds a and b to dst[0] and dst[1] (8-byte aligned, global memory): one
+// float2 atomicAdd (atom.global.add.v2.f32, result unused) on sm_90, two
+// scalar atomics before it.
+__device__ __forceinline__ void atomic_add2(float* dst, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(dst), make_float2(a, b));
+#else
+  atomicAdd(dst, a);
+  atomicAdd(dst + 1, b);
+#endif
+}
+
+// v3 (flash_variant::v3) changes only the dQ product of the atomic mode:
+// each warp stops its key loop after the last 16-key tile that its 16
+// queries can see (causal) or that exists (sequence end), skips the atomics
+// when it has no such tile, and adds pairs of adjacent columns with one
+// vector reduction on sm_90. Warps that see no key of a step no longer
+// write zeros into dS^T (no dQ warp reads those rows).
+template <int D, bool atomic_dq, bool v3>
 __global__ void __launch_bounds__(v2_threads) dkdv_v2_kernel(bwd_args p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
@@ -502,7 +523,7 @@ __global__ void __launch_bounds__(v2_threads) dkdv_v2_kernel(bwd_args p) {
           mma(dk[2 * dp + 1], ads, bf[2], bf[3]);
         }
       }
-    } else if constexpr (atomic_dq) {
+    } else if constexpr (atomic_dq && !v3) {
 #pragma unroll
       for (int r = 0; r < 16; ++r) *reinterpret_cast<std::uint32_t*>(dss + (warp * 16 + r) * ds_pitch + 2 * lane) = 0u;
     }
@@ -515,8 +536,16 @@ __global__ void __launch_bounds__(v2_threads) dkdv_v2_kernel(bwd_args p) {
       float c[D / 16][4];  // n-tiles of 8 over the warp's D / 2 columns
 #pragma unroll
       for (int n = 0; n < D / 16; ++n) c[n][0] = c[n][1] = c[n][2] = c[n][3] = 0.0f;
+      // v3: key tiles [0, kt_end) hold every key that these 16 queries see.
+      int kt_end = v2_keys / 16;
+      if constexpr (v3) {
+        int last = s.k_len - 1;  // last key of the sequence, then of the warp's last query (causal)
+        if (p.causal) last = min(last, min(q0 + qw + 15, s.q_len - 1) + s.offset);
+        kt_end = last < k0 ? 0 : min(v2_keys / 16, (last - k0) / 16 + 1);
+      }
 #pragma unroll
       for (int kt = 0; kt < v2_keys / 16; ++kt) {
+        if (v3 && kt >= kt_end) break;
         std::uint32_t af[4];
         load_a_trans(af, dss, ds_pitch, qw, kt * 16, lane);
 #pragma unroll
@@ -530,12 +559,16 @@ __global__ void __launch_bounds__(v2_threads) dkdv_v2_kernel(bwd_args p) {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int qrow = q0 + qw + g + 8 * r;
-        if (qrow >= s.q_len) continue;
+        if (qrow >= s.q_len || kt_end == 0) continue;
         float* dst = p.dq_acc + ((static_cast<long long>(s.q_start) + qrow) * p.heads + h) * D + c0 + 2 * t;
 #pragma unroll
         for (int n = 0; n < D / 16; ++n) {
-          atomicAdd(dst + n * 8, c[n][2 * r]);
-          atomicAdd(dst + n * 8 + 1, c[n][2 * r + 1]);
+          if constexpr (v3) {
+            atomic_add2(dst + n * 8, c[n][2 * r], c[n][2 * r + 1]);
+          } else {
+            atomicAdd(dst + n * 8, c[n][2 * r]);
+            atomicAdd(dst + n * 8 + 1, c[n][2 * r + 1]);
+          }
         }
       }
     }
@@ -735,6 +768,7 @@ void launch_bwd(const flash_attention_backward_params& prm, cudaStream_t stream)
   // v2's dK/dV pass needs 156 KiB of shared memory per block at D = 128
   // (sm_80 and sm_90 have it; sm_86 and sm_89 do not): fall back to v1 there.
   bool v2 = f.variant != flash_variant::v1;
+  const bool v3 = f.variant == flash_variant::v3;
   if (v2 && max_k > 0) {
     int device = 0, optin = 0;
     LSK_CUDA_CHECK(cudaGetDevice(&device));
@@ -745,12 +779,19 @@ void launch_bwd(const flash_attention_backward_params& prm, cudaStream_t stream)
     constexpr int smem = dkdv_v2_smem_bytes<D>();
     const dim3 grid(static_cast<unsigned>((max_k + v2_keys - 1) / v2_keys), static_cast<unsigned>(f.kv_heads),
                     static_cast<unsigned>(f.batch));
+    // (v3 differs from v2 only in the atomic mode.)
     if (prm.deterministic) {
-      LSK_CUDA_CHECK(cudaFuncSetAttribute(dkdv_v2_kernel<D, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-      dkdv_v2_kernel<D, false><<<grid, v2_threads, smem, stream>>>(a);
+      LSK_CUDA_CHECK(
+          cudaFuncSetAttribute(dkdv_v2_kernel<D, false, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      dkdv_v2_kernel<D, false, false><<<grid, v2_threads, smem, stream>>>(a);
+    } else if (v3) {
+      LSK_CUDA_CHECK(
+          cudaFuncSetAttribute(dkdv_v2_kernel<D, true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      dkdv_v2_kernel<D, true, true><<<grid, v2_threads, smem, stream>>>(a);
     } else {
-      LSK_CUDA_CHECK(cudaFuncSetAttribute(dkdv_v2_kernel<D, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-      dkdv_v2_kernel<D, true><<<grid, v2_threads, smem, stream>>>(a);
+      LSK_CUDA_CHECK(
+          cudaFuncSetAttribute(dkdv_v2_kernel<D, true, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      dkdv_v2_kernel<D, true, false><<<grid, v2_threads, smem, stream>>>(a);
     }
     check(cudaGetLastError(), "flash dkdv_v2_kernel<<<...>>>", __FILE__, __LINE__);
   } else if (max_k > 0) {

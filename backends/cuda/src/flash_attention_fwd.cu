@@ -318,7 +318,7 @@ void flash_attention_forward(const flash_attention_params& p, cudaStream_t strea
   check_flash_attention_params(p, "cuda::flash_attention_forward");
   if (p.o == nullptr || p.lse == nullptr) raise<error>("cuda::flash_attention_forward: null o or lse");
   if (p.batch == 0 || p.max_seqlen_q == 0) return;
-  // Variant 1: 64 query rows per block (one m-tile per warp); variant 2: 128 (two).
+  // Variant 1: 64 query rows per block (one m-tile per warp); variants 2 and 3: 128 (two).
   const bool wide = p.variant != flash_variant::v1;
   if (p.head_dim == 64) {
     if (wide) {

@@ -7,8 +7,8 @@
 // Shapes cover lengths that are not multiples of the 64-row tiles, GQA
 // groups of 1, 2 and 4, causal and non-causal, varlen batches (with a
 // one-token sequence and unequal query/key lengths), document masks, and
-// head dims 64 and 128, for each kernel configuration (flash_variant v1 and
-// v2). The deterministic backward must give bitwise equal dq, dk, dv on two
+// head dims 64 and 128, for each kernel configuration (flash_variant v1, v2
+// and v3). The deterministic backward must give bitwise equal dq, dk, dv on two
 // runs. Without a CUDA device (or one older than sm_80) each test prints
 // "skipped: no CUDA device ...".
 #include <algorithm>
@@ -295,7 +295,7 @@ void poison(lsk::cuda::device_buffer<T>& b) {
 
 void run_variant(const flash_case& c, const problem& p, const results<double>& ref, const results<float>& naive,
                  device_problem& dev, lsk::cuda::flash_variant variant) {
-  const std::string name = c.name + (variant == lsk::cuda::flash_variant::v1 ? " [v1]" : " [v2]");
+  const std::string name = c.name + " [v" + std::to_string(static_cast<int>(variant)) + "]";
   dev.fwd.variant = variant;
   poison(dev.o);
   lsk::cuda::flash_attention_forward(dev.fwd);
@@ -331,13 +331,14 @@ void run_variant(const flash_case& c, const problem& p, const results<double>& r
   }
 }
 
-// Every kernel configuration (flash_variant v1 and v2; automatic is v2) on the same problem.
+// Every kernel configuration (flash_variant v1, v2 and v3; automatic is v2) on the same problem.
 void run_case(const flash_case& c, std::uint64_t seed) {
   const problem p = make_problem(c, seed);
   const results<double> ref = host_attention<double>(p);
   const results<float> naive = host_attention<float>(p);
   device_problem dev(p);
-  for (const auto variant : {lsk::cuda::flash_variant::v1, lsk::cuda::flash_variant::v2}) {
+  for (const auto variant :
+       {lsk::cuda::flash_variant::v1, lsk::cuda::flash_variant::v2, lsk::cuda::flash_variant::v3}) {
     run_variant(c, p, ref, naive, dev, variant);
   }
 }

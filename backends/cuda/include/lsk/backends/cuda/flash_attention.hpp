@@ -52,9 +52,12 @@ namespace lsk::cuda {
 // block (4 warps). v2: the forward holds 128 queries per block (32 per warp),
 // the backward's dK/dV pass 128 keys per block (8 warps) with the next query
 // block's Q and dO prefetched (156 KiB of shared memory per block at head_dim
-// 128; on a device with less, the backward uses v1's dK/dV pass). automatic
-// picks the default (v2).
-enum class flash_variant { automatic = 0, v1 = 1, v2 = 2 };
+// 128; on a device with less, the backward uses v1's dK/dV pass). v3: v2,
+// except that the atomic-dQ backward skips the key tiles that a warp's
+// queries cannot see in its dQ product and, on sm_90, adds dQ with vector
+// reductions (the deterministic backward and the forward are v2's).
+// automatic picks the default (v2).
+enum class flash_variant { automatic = 0, v1 = 1, v2 = 2, v3 = 3 };
 
 struct flash_attention_params {
   const bf16* q = nullptr;
