@@ -7,7 +7,7 @@
 //
 // --variant picks the kernel configuration (lsk::cuda::flash_variant; 1: 64
 // queries per forward block and 64 keys per dK/dV block, 2: 128 and 128 with
-// Q/dO prefetch, the default; 3: 2 with a leaner atomic dQ product in the
+// Q/dO prefetch; 3, the default: 2 with a leaner atomic dQ product in the
 // backward); "all" (the default here) prints one table per
 // configuration.
 //

@@ -15,7 +15,7 @@
 //     they never leave registers). Unless deterministic, it also stores dS^T
 //     (bf16) in shared memory and adds dQ += dS K of its keys into an f32
 //     workspace with atomicAdd (4. converts it to bf16 times the scale).
-//     With flash_variant::v2 (the default), dkdv_v2_kernel does the same
+//     With flash_variant::v2, dkdv_v2_kernel does the same
 //     per warp with 128 keys per block (8 warps): Q and dO tiles are read
 //     once per 128 keys, dQ's atomics are issued once per 128 keys (each
 //     warp adds a 16-query x D/2 part of dS K), and the next step's Q, dO,
@@ -23,8 +23,8 @@
 //     current step runs (cp.async, one group in flight); with causal
 //     masking, a warp whose 16 keys no query of the step sees skips its
 //     products. v1 (dkdv_kernel) reads Q and dO after each step, with no
-//     overlap, and every warp computes every step. flash_variant::v3 is v2
-//     with a leaner atomic dQ product: each warp's key loop stops after the
+//     overlap, and every warp computes every step. flash_variant::v3 (the default) is
+//     v2 with a leaner atomic dQ product: each warp's key loop stops after the
 //     last 16-key tile its queries see (causal) or that exists, and on sm_90
 //     adjacent column pairs go out as one float2 atomicAdd.
 //  3. dq_kernel (deterministic only, instead of the atomics): one thread block
@@ -768,7 +768,7 @@ void launch_bwd(const flash_attention_backward_params& prm, cudaStream_t stream)
   // v2's dK/dV pass needs 156 KiB of shared memory per block at D = 128
   // (sm_80 and sm_90 have it; sm_86 and sm_89 do not): fall back to v1 there.
   bool v2 = f.variant != flash_variant::v1;
-  const bool v3 = f.variant == flash_variant::v3;
+  const bool v3 = f.variant == flash_variant::v3 || f.variant == flash_variant::automatic;
   if (v2 && max_k > 0) {
     int device = 0, optin = 0;
     LSK_CUDA_CHECK(cudaGetDevice(&device));

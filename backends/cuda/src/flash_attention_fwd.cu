@@ -5,7 +5,7 @@
 // head, sequence); 4 warps. The query block has 64 * MT rows and each warp
 // owns MT m-tiles of 16 rows (rows i * 64 + warp * 16 + [0, 16) for
 // i < MT): MT = 1 (flash_variant::v1) keeps Q in registers as mma A
-// fragments; MT = 2 (v2, the default: 128 rows, 32 per warp) keeps them in
+// fragments; MT = 2 (v2 and v3, the default: 128 rows, 32 per warp) keeps them in
 // registers for D = 64 and re-reads them from shared memory with ldmatrix at
 // each key block for D = 128, so that each K and V fragment read from shared
 // memory feeds MT m-tiles. The block walks the key blocks of 64: K and V
