@@ -48,7 +48,14 @@ TEST_CASE("needle grid of an untrained model", "[eval][needle]") {
   const lsk::data::needle_synthesizer synth(tok, text, nc);
   auto m = untrained_model(512, 2);
   lsk::backends::cpu be;
+  std::vector<std::vector<float>> before;  // evaluation must leave the weights alone
+  m.weights.for_each([&](const std::string&, const lsk::tensor<float>& t) { before.push_back(t.values()); });
   const auto grid = lsk::eval::evaluate_needles(be, m, tok, synth, 6);
+  std::size_t k = 0;
+  m.weights.for_each([&](const std::string& name, const lsk::tensor<float>& t) {
+    INFO(name);
+    CHECK(t.values() == before[k++]);
+  });
   CHECK(grid.lengths() == std::vector<long long>{200, 400});
   CHECK(grid.depths() == std::vector<double>{0.0, 50.0, 100.0});
   CHECK(grid.mean() == 0.0);
