@@ -1,6 +1,7 @@
 // The recipe runner on a tiny three-stage plan: every stage trains (loss
 // falls), the RoPE change is recorded in the saved config, outputs exist, and
-// a run killed mid-stage resumes to exactly the uninterrupted result.
+// a run killed mid-stage or at a stage boundary resumes to exactly the
+// uninterrupted result, with either attention kernel.
 #include <filesystem>
 #include <fstream>
 
@@ -43,8 +44,14 @@ lsk::model::hf_config tiny_config() {
   return c;
 }
 
-std::vector<lsk::recipe::stage_result> run(const fs::path& out, std::int64_t kill_at_long_step = -1,
-                                           const lsk::schedule::recipe_plan& plan = tiny_plan()) {
+struct kill_point {
+  std::string stage;
+  std::int64_t step = -1;  // the run dies when it asks for this step's batch
+};
+
+std::vector<lsk::recipe::stage_result> run(
+    const fs::path& out, const kill_point& kill = {}, const lsk::schedule::recipe_plan& plan = tiny_plan(),
+    lsk::attention::attention_kind attention = lsk::attention::attention_kind::naive, const fs::path& init_model = {}) {
   auto tokens = std::make_shared<std::vector<std::int32_t>>();
   for (int i = 0; i < 4000; ++i) tokens->push_back((i * 7 + i / 13) % 16);  // a learnable pattern
   lsk::recipe::data_factory make = [&](const lsk::schedule::stage_plan& s, std::uint64_t seed) {
@@ -57,7 +64,7 @@ std::vector<lsk::recipe::stage_result> run(const fs::path& out, std::int64_t kil
       }
     };
     auto d = std::make_unique<maybe_killed>(tokens, s.seq_len, s.sequences_per_step() / s.micro_batches, seed);
-    if (s.name == "long") d->kill_at = kill_at_long_step;
+    if (s.name == kill.stage) d->kill_at = kill.step;
     return d;
   };
   lsk::recipe::stage_evaluator eval = [](lsk::model::llama<float>& m, const lsk::model::hf_config& c,
@@ -66,16 +73,25 @@ std::vector<lsk::recipe::stage_result> run(const fs::path& out, std::int64_t kil
   };
   lsk::backends::cpu be;
   std::FILE* quiet = std::fopen("/dev/null", "w");
-  auto r = lsk::recipe::run(be, plan, tiny_config(), make, eval, {.out_dir = out, .resume = true, .log = quiet});
+  auto config = tiny_config();
+  config.model.attention = attention;
+  auto r = lsk::recipe::run(be, plan, config, make, eval,
+                            {.out_dir = out, .resume = true, .log = quiet, .init_model = init_model});
   std::fclose(quiet);
   return r;
 }
 }  // namespace
 
 TEST_CASE("recipe runner: stages train, outputs exist, kill and resume give the same result", "[recipe]") {
+  const auto attention = GENERATE(lsk::attention::attention_kind::naive, lsk::attention::attention_kind::tiled);
+  // Killed mid-stage (after a checkpoint) or at a stage's first step (the stage
+  // starts again from the previous stage's saved weights).
+  const auto kill = GENERATE(kill_point{"long", 3}, kill_point{"sft", 1});
+  INFO("attention " << (attention == lsk::attention::attention_kind::tiled ? "tiled" : "naive") << ", killed at "
+                    << kill.stage << " step " << kill.step);
   const fs::path root = fs::temp_directory_path() / "lsk_test_recipe";
   fs::remove_all(root);
-  const auto full = run(root / "full");
+  const auto full = run(root / "full", {}, tiny_plan(), attention);
   REQUIRE(full.size() == 3);
   for (const auto& s : full) {
     INFO(s.name << ": " << s.first_loss << " -> " << s.last_loss);
@@ -90,9 +106,9 @@ TEST_CASE("recipe runner: stages train, outputs exist, kill and resume give the 
   CHECK(saved.rope.theta == Approx(full[1].eval["theta"].get<double>()));
   CHECK(saved.model.max_position_embeddings == 64);
 
-  CHECK_THROWS_AS(run(root / "killed", 3), killed);  // dies in stage "long" after its step-2 checkpoint
-  CHECK(fs::exists(root / "killed" / "stages" / "long" / "checkpoints" / "latest"));
-  const auto resumed = run(root / "killed");
+  CHECK_THROWS_AS(run(root / "killed", kill, tiny_plan(), attention), killed);
+  if (kill.stage == "long") CHECK(fs::exists(root / "killed" / "stages" / "long" / "checkpoints" / "latest"));
+  const auto resumed = run(root / "killed", {}, tiny_plan(), attention);
   REQUIRE(resumed.size() == 3);
   for (std::size_t i = 0; i < 3; ++i) {
     CHECK(resumed[i].first_loss == full[i].first_loss);
@@ -122,13 +138,37 @@ TEST_CASE("recipe runner: resuming an output directory made by another plan is r
   changed["stages"][2]["steps"] = 5;  // a finished stage would otherwise be taken as done
   const auto plan = lsk::schedule::parse_plan(changed);
   try {
-    run(root, -1, plan);
+    run(root, {}, plan);
     FAIL("resume with a changed plan was accepted");
   } catch (const lsk::config_error& e) {
     CHECK_THAT(e.what(), Catch::Contains("plan.json") && Catch::Contains("\"stages\"") && Catch::Contains("--fresh"));
   }
   auto same_training = tiny_plan().source;
   same_training["eval"] = {{"perplexity", {{"lengths", {16}}}}};  // evaluation settings may change
-  CHECK_NOTHROW(run(root, -1, lsk::schedule::parse_plan(same_training)));
+  CHECK_NOTHROW(run(root, {}, lsk::schedule::parse_plan(same_training)));
+  fs::remove_all(root);
+}
+
+TEST_CASE("recipe runner: the first stage can start from a saved model", "[recipe]") {
+  const fs::path root = fs::temp_directory_path() / "lsk_test_recipe_init";
+  fs::remove_all(root);
+  const auto trained = run(root / "trained");
+  const auto naive = lsk::attention::attention_kind::naive;
+  auto sft_only = tiny_plan().source;
+  sft_only["stages"] = nlohmann::json::array({sft_only["stages"][2]});
+  const auto plan = lsk::schedule::parse_plan(sft_only);
+  const auto from_scratch = run(root / "scratch", {}, plan, naive);
+  const fs::path init = root / "trained" / "stages" / "long" / "final";
+  const auto continued = run(root / "continued", {}, plan, naive, init);
+  REQUIRE(continued.size() == 1);
+  // The same stage, data and seed: only the starting weights differ. The trained
+  // ones start near where the three-stage run's last stage did, and keep the
+  // long stage's RoPE.
+  CHECK(continued[0].first_loss < from_scratch[0].first_loss - 0.5);
+  CHECK(continued[0].first_loss == Approx(trained[2].first_loss).margin(0.1));
+  const auto saved = lsk::model::load_hf_config(root / "continued" / "stages" / "sft" / "final" / "config.json");
+  CHECK(saved.rope.theta == Approx(trained[1].eval["theta"].get<double>()));
+  CHECK(lsk::position::load_json_file(root / "continued" / "plan.json")["init"] == init.string());
+  CHECK_THROWS_AS(run(root / "continued", {}, plan), lsk::config_error);  // resumed without the same init
   fs::remove_all(root);
 }

@@ -12,6 +12,8 @@
 //   stages/NAME/checkpoints/        training checkpoints (lsk/train/checkpoint.hpp)
 //   stages/NAME/final/              config.json + model.safetensors after the stage
 //   stages/NAME/done.json           stage summary and evaluation; written last
+// The first stage starts from run_options::init_model (a Hugging Face directory)
+// when given: continual training of an existing model.
 // Resume: run() again with the same directory skips stages with done.json and
 // continues the current stage from its newest checkpoint; metric lines past the
 // checkpoint are dropped first, so the file reads as one uninterrupted run.
@@ -52,6 +54,7 @@ struct run_options {
   std::filesystem::path out_dir = "out";
   bool resume = true;
   std::FILE* log = stdout;
+  std::filesystem::path init_model;  // empty: the first stage starts from a seeded random init
 };
 
 struct stage_result {
@@ -106,13 +109,13 @@ inline double first_logged_loss(const std::filesystem::path& path, const std::st
   return 0.0;
 }
 // A resumed run must train what the finished stages were trained with: the
-// seed, the model and the stages recorded in OUT/plan.json (evaluation
+// seed, the model, the stages and the initial weights recorded in OUT/plan.json (evaluation
 // settings may change). Records without stages (older runs) are not checked.
 inline void check_same_plan(const std::filesystem::path& recorded, const nlohmann::json& current) {
   if (!std::filesystem::exists(recorded)) return;
   const auto before = position::load_json_file(recorded);
   if (!before.contains("stages")) return;
-  for (const char* key : {"seed", "model", "stages"}) {
+  for (const char* key : {"seed", "model", "stages", "init"}) {
     if (before.value(key, nlohmann::json()) != current.value(key, nlohmann::json())) {
       raise<config_error>(recorded.string(), ": this output directory was made by a plan with a different \"", key,
                           "\"; resuming would mix the two (start over with --fresh, or choose another output "
@@ -130,6 +133,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
   fs::create_directories(options.out_dir);
   nlohmann::json plan_record = {{"name", plan.name}, {"seed", plan.seed}, {"model", plan.model}};
   if (plan.source.contains("stages")) plan_record["stages"] = plan.source["stages"];
+  if (!options.init_model.empty()) plan_record["init"] = options.init_model.string();
   if (options.resume) detail::check_same_plan(options.out_dir / "plan.json", plan_record);
   io::atomic_write(options.out_dir / "plan.json", [&](io::atomic_file& f) { f.write(plan_record.dump(1) + "\n"); });
   const fs::path metrics_path = options.out_dir / "metrics.jsonl";
@@ -156,12 +160,16 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     model::hf_checkpoint<float> start;
     if (previous) {
       start = std::move(*previous);
+    } else if (!options.init_model.empty()) {
+      start = model::load_hf_checkpoint<float>(options.init_model);
+      std::fprintf(options.log, "%s: starting from %s\n", stage.name.c_str(), options.init_model.string().c_str());
     } else {
       start.config = config;
       start.weights = model::llama_weights<float>(config.model);
       rng g(plan.seed);
       start.weights.init(g);
     }
+    start.config.model.attention = config.model.attention;  // a runtime choice, not saved with the weights
     start.config.rope.head_dim = start.config.model.head_size();
     start.config.rope.max_position_embeddings = start.config.model.max_position_embeddings;
     start.config.rope = detail::apply_rope_change(stage, start.config.rope);
