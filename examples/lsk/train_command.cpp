@@ -1,5 +1,5 @@
 // lsk train --plan FILE --text PATH... [--heldout FILE] [--out DIR] [--tokenizer byte|FILE.model]
-//           [--attention naive|tiled] [--fresh]
+//           [--attention naive|tiled] [--fresh] [--init MODEL_DIR]
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend. The
 // --text files (or directories of .txt files) are the corpus every data source
 // of the plan draws from (lsk/recipe/plan_data.hpp). After each stage, as the
@@ -13,7 +13,8 @@
 // without "synl"). Each stage's grid is written as stages/NAME/needle.svg; the
 // results go to stages/NAME/done.json ("eval") and report.md sums up.
 // The model is the plan's "model" object (Hugging Face LlamaConfig fields) over
-// defaults for a tiny model; vocab_size comes from the tokenizer.
+// defaults for a tiny model; vocab_size comes from the tokenizer. With --init
+// the first stage starts from that model's weights and configuration instead.
 #include "train_command.hpp"
 
 #include <cstdio>
@@ -29,7 +30,7 @@
 
 namespace {
 struct train_args {
-  std::string plan, out = "out/train", tokenizer = "byte", heldout, attention = "naive";
+  std::string plan, out = "out/train", tokenizer = "byte", heldout, attention = "naive", init;
   std::vector<std::string> text;
   bool fresh = false;
 };
@@ -177,6 +178,13 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   lsk::recipe::run_options options;
   options.out_dir = a.out;
   options.resume = !a.fresh;
+  options.init_model = a.init;
+  if (!a.init.empty()) {
+    const auto init_config = lsk::model::load_hf_checkpoint<float>(a.init).config;
+    if (init_config.model.vocab_size < tok->vocab_size())
+      lsk::raise<lsk::config_error>(a.init, ": vocab_size ", init_config.model.vocab_size,
+                                    " is smaller than the tokenizer's ", tok->vocab_size());
+  }
   config.model.attention =
       a.attention == "tiled" ? lsk::attention::attention_kind::tiled : lsk::attention::attention_kind::naive;
   const auto results = lsk::recipe::run(be, plan, config, lsk::recipe::make_plan_data(tok, corpus), evaluate, options);
@@ -215,6 +223,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--tokenizer", args->tokenizer, "'byte' or a SentencePiece .model");
   cmd->add_option("--attention", args->attention, "naive or tiled")->check(CLI::IsMember({"naive", "tiled"}));
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
+  cmd->add_option("--init", args->init, "start the first stage from this Hugging Face model directory")
+      ->check(CLI::ExistingDirectory);
   cmd->callback([args] {
     lsk::cli::with_tokenizer(args->tokenizer, "--tokenizer", [&](auto tok) { run_train(*args, std::move(tok)); });
   });

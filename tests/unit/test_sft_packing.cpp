@@ -5,6 +5,7 @@
 // and masks that follow the samples' loss masks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -95,6 +96,56 @@ TEST_CASE("sft: corpus tasks with exact answers; reproducible", "[data][sft]") {
   CHECK(masked_text(tok, a, true) == a.answer);
   CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"tasks", {"copy", "poem"}}}), Catch::Contains("sft.tasks"));
   CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"max_words", 1}}), Catch::Contains("sft.max_words"));
+}
+
+TEST_CASE("sft: lookup and recall answers are found in the passage, after what the question names", "[data][sft]") {
+  const byte_tokenizer tok;
+  sft_config c;
+  c.seed = 4;
+  c.min_words = 2;
+  c.tasks = {"lookup", "recall"};
+  c.passage_words = 30;
+  c.recall_facts = 3;
+  c.recall_digits = 5;
+  const auto d = docs();
+  const sft_synthesizer synth(tok, d, c);
+  std::map<std::string, int> seen;
+  std::map<std::size_t, int> facts_seen;
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    lsk::rng r = sample_rng(c.seed, i);
+    std::string task;
+    const auto turn = synth.make_turn(r, &task);
+    ++seen[task];
+    const auto split = turn.user.rfind("\n\n");
+    REQUIRE(split != std::string::npos);
+    const std::string text = turn.user.substr(0, split), question = turn.user.substr(split + 2);
+    INFO(text << " | " << question << " -> " << turn.assistant);
+    if (task == "lookup") {
+      const auto open = question.find('"'), close = question.rfind('"');
+      const std::string pair = question.substr(open + 1, close - open - 1);
+      // The pair occurs once in the passage (as whole words), the answer right after it.
+      const std::string padded = " " + text + " ";
+      const auto at = padded.find(" " + pair + " ");
+      REQUIRE(at != std::string::npos);
+      CHECK(padded.find(" " + pair + " ", at + 1) == std::string::npos);
+      CHECK(padded.substr(at + pair.size() + 2, turn.assistant.size() + 1) == turn.assistant + " ");
+      CHECK(std::count(turn.assistant.begin(), turn.assistant.end(), ' ') == 1);
+    } else {
+      const std::string name = question.substr(8, question.find("'s code?") - 8);
+      CHECK(text.find(name + "'s code is " + turn.assistant + ".") != std::string::npos);
+      CHECK(turn.assistant.size() == 5);
+      CHECK(turn.assistant.front() != '0');
+      std::size_t facts = 0;
+      for (auto p = text.find("'s code is "); p != std::string::npos; p = text.find("'s code is ", p + 1)) ++facts;
+      CHECK(facts >= 1);
+      CHECK(facts <= 3);
+      ++facts_seen[facts];
+    }
+  }
+  CHECK(seen.size() == 2);
+  CHECK(facts_seen.size() == 3);
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"recall_facts", 0}}), Catch::Contains("sft.recall_facts"));
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"passage_words", 2}}), Catch::Contains("sft.passage_words"));
 }
 
 namespace {

@@ -12,9 +12,18 @@
 //   count_words "How many words are in this sentence?\n<s>"       -> its word count
 //   last_word   "What is the last word of this sentence?\n<s>"    -> last word, outer punctuation stripped
 //   uppercase   "Rewrite this sentence in capital letters:\n<s>"  -> s with a-z mapped to A-Z
+// and two in-context retrieval tasks over a passage P of random sentences
+// (at least passage_words words), the question after the passage so that the
+// answer has to be looked up in it:
+//   lookup      "<P>\n\nWhich two words follow \"<a b>\" in the text above?" -> the next two words
+//               (a b: a word pair that occurs once in P)
+//   recall      P with 1..recall_facts facts "<Name>'s code is <digits>." inserted at sentence
+//               boundaries (distinct names, recall_digits digits), then
+//               "\n\nWhat is <Name>'s code?" about one of them -> its digits
 // (words: runs of non-space bytes).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -30,31 +39,51 @@
 
 namespace lsk::data {
 
+namespace sft_detail {
+// The people of the recall task's facts.
+inline constexpr std::array<std::string_view, 24> recall_names = {
+    "Alma", "Boris", "Clara", "Dmitri", "Edith", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Kira",  "Lars",
+    "Mona", "Nils",  "Olga",  "Pablo",  "Rosa",  "Sven",  "Tara",  "Ugo",  "Vera", "Walt",  "Yusuf", "Zelda"};
+}  // namespace sft_detail
+
 struct sft_config {
   std::uint64_t seed = 0;
   std::vector<std::string> tasks = {"copy", "next", "count_words", "last_word", "uppercase"};
   std::size_t min_words = 4, max_words = 40;
   std::size_t turns_per_sample = 1;
+  std::size_t passage_words = 60;  // lookup / recall: words of the passage at least
+  std::size_t recall_facts = 3;    // recall: facts in the passage at most (one is asked)
+  std::size_t recall_digits = 4;   // recall: digits of a code
   chat_template chat;
 
   void validate(std::string_view where = "sft") const {
     using json_config::require;
     require(!tasks.empty(), where, "tasks", "must not be empty");
     for (const auto& t : tasks)
-      json_config::require_choice(t, where, "tasks", {"copy", "next", "count_words", "last_word", "uppercase"});
+      json_config::require_choice(t, where, "tasks",
+                                  {"copy", "next", "count_words", "last_word", "uppercase", "lookup", "recall"});
     require(min_words >= 1, where, "min_words", "must be at least 1");
     require(max_words >= min_words, where, "max_words", "must be at least min_words");
     require(turns_per_sample >= 1 && turns_per_sample <= 64, where, "turns_per_sample", "must be in [1, 64]");
+    require(passage_words >= 4 && passage_words <= 100000, where, "passage_words", "must be in [4, 100000]");
+    require(recall_facts >= 1 && recall_facts <= sft_detail::recall_names.size(), where, "recall_facts",
+            "must be in [1, ", sft_detail::recall_names.size(), "]");
+    require(recall_digits >= 1 && recall_digits <= 18, where, "recall_digits", "must be in [1, 18]");
   }
 
   static sft_config from_json(const json_config::json& j, std::string_view where = "sft") {
-    json_config::check_keys(j, where, {"seed", "tasks", "min_words", "max_words", "turns_per_sample", "chat"});
+    json_config::check_keys(j, where,
+                            {"seed", "tasks", "min_words", "max_words", "turns_per_sample", "passage_words",
+                             "recall_facts", "recall_digits", "chat"});
     sft_config c;
     json_config::read(j, where, "seed", c.seed);
     json_config::read(j, where, "tasks", c.tasks);
     json_config::read(j, where, "min_words", c.min_words);
     json_config::read(j, where, "max_words", c.max_words);
     json_config::read(j, where, "turns_per_sample", c.turns_per_sample);
+    json_config::read(j, where, "passage_words", c.passage_words);
+    json_config::read(j, where, "recall_facts", c.recall_facts);
+    json_config::read(j, where, "recall_digits", c.recall_digits);
     if (j.contains("chat")) c.chat = chat_template::from_json(j["chat"], json_config::key_path(where, "chat"));
     c.validate(where);
     return c;
@@ -130,6 +159,10 @@ class sft_synthesizer {
       const auto w = sft_detail::words(e.sentence);
       turn.assistant = std::string(sft_detail::strip_punct(w.back()));
       if (turn.assistant.empty()) turn.assistant = std::string(w.back());
+    } else if (task == "lookup") {
+      make_lookup(r, turn);
+    } else if (task == "recall") {
+      make_recall(r, turn);
     } else {
       turn.user = "Rewrite this sentence in capital letters:\n" + e.sentence;
       turn.assistant = e.sentence;
@@ -155,6 +188,59 @@ class sft_synthesizer {
   struct entry {
     std::string sentence, next;
   };
+  // Random sentences with passage_words words in all, at least.
+  std::vector<std::string> passage(rng& r) const {
+    std::vector<std::string> out;
+    std::size_t n = 0;
+    while (n < config_.passage_words) {
+      out.push_back(pick(r, entries_).sentence);
+      n += sft_detail::words(out.back()).size();
+    }
+    return out;
+  }
+  static std::string join(const std::vector<std::string>& sentences) {
+    std::string text;
+    for (const auto& s : sentences) text += (text.empty() ? "" : " ") + s;
+    return text;
+  }
+  void make_lookup(rng& r, chat_turn& turn) const {
+    for (;;) {
+      const std::string text = join(passage(r));
+      const auto w = sft_detail::words(text);
+      // Positions j whose pair (w[j-1], w[j]) occurs once and is followed by two words.
+      std::vector<std::size_t> unique;
+      for (std::size_t j = 1; j + 2 < w.size(); ++j) {
+        std::size_t count = 0;
+        for (std::size_t k = 1; k < w.size(); ++k) count += w[k - 1] == w[j - 1] && w[k] == w[j];
+        if (count == 1) unique.push_back(j);
+      }
+      if (unique.empty()) continue;
+      const std::size_t j = pick(r, unique);
+      turn.user = text + "\n\nWhich two words follow \"" + std::string(w[j - 1]) + " " + std::string(w[j]) +
+                  "\" in the text above?";
+      turn.assistant = std::string(w[j + 1]) + " " + std::string(w[j + 2]);
+      return;
+    }
+  }
+  void make_recall(rng& r, chat_turn& turn) const {
+    auto sentences = passage(r);
+    const std::size_t facts = 1 + r.below(static_cast<std::uint32_t>(config_.recall_facts));
+    std::vector<std::string_view> names(sft_detail::recall_names.begin(), sft_detail::recall_names.end());
+    std::vector<std::string> codes;
+    for (std::size_t f = 0; f < facts; ++f) {
+      std::swap(names[f], names[f + r.below(static_cast<std::uint32_t>(names.size() - f))]);
+      std::string code;
+      for (std::size_t d = 0; d < config_.recall_digits; ++d)
+        code += static_cast<char>(d == 0 ? '1' + r.below(9) : '0' + r.below(10));
+      codes.push_back(code);
+      const std::size_t at = r.below(static_cast<std::uint32_t>(sentences.size() + 1));
+      sentences.insert(sentences.begin() + static_cast<std::ptrdiff_t>(at),
+                       std::string(names[f]) + "'s code is " + code + ".");
+    }
+    const std::size_t asked = r.below(static_cast<std::uint32_t>(facts));
+    turn.user = join(sentences) + "\n\nWhat is " + std::string(names[asked]) + "'s code?";
+    turn.assistant = codes[asked];
+  }
   const Tok* tok_;
   sft_config config_;
   std::vector<entry> entries_;
