@@ -4,11 +4,12 @@
 # default corpus (public-domain books from Debian packages) and trains the
 # tokenizer when absent, then runs configs/plans/PRESET.json: short pretraining
 # at L0 = 128 tokens, long continual pretraining on CIP data with an NTK-aware
-# RoPE base at 8 x L0, standard SFT, and 200 steps of SynL long-context SFT,
+# RoPE base at 8 x L0, standard SFT (copy, then retrieval tasks), and 200 steps
+# of SynL long-context SFT,
 # evaluating needle grid, SynL accuracy and perplexity after each stage.
 # Ends with the needle grid before (base model) and after the recipe, and the
 # paths of the heatmaps and the report.
-#   tools/main.sh [PRESET] [extra lsk train options]     (PRESET default: "default", about 10 minutes on 2 cores)
+#   tools/main.sh [PRESET] [extra lsk train options]     (PRESET default: "default", about 13 minutes on 2 cores)
 # Re-running resumes where a killed run stopped; --fresh starts over.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
