@@ -180,7 +180,7 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   options.resume = !a.fresh;
   options.init_model = a.init;
   if (!a.init.empty()) {
-    const auto init_config = lsk::model::load_hf_checkpoint<float>(a.init).config;
+    const auto init_config = lsk::model::load_hf_config(std::filesystem::path(a.init) / "config.json");
     if (init_config.model.vocab_size < tok->vocab_size())
       lsk::raise<lsk::config_error>(a.init, ": vocab_size ", init_config.model.vocab_size,
                                     " is smaller than the tokenizer's ", tok->vocab_size());

@@ -25,9 +25,11 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lsk/concepts/synthesizer.hpp"
@@ -208,12 +210,11 @@ class sft_synthesizer {
       const std::string text = join(passage(r));
       const auto w = sft_detail::words(text);
       // Positions j whose pair (w[j-1], w[j]) occurs once and is followed by two words.
+      std::map<std::pair<std::string_view, std::string_view>, std::size_t> pair_count;
+      for (std::size_t k = 1; k < w.size(); ++k) ++pair_count[{w[k - 1], w[k]}];
       std::vector<std::size_t> unique;
-      for (std::size_t j = 1; j + 2 < w.size(); ++j) {
-        std::size_t count = 0;
-        for (std::size_t k = 1; k < w.size(); ++k) count += w[k - 1] == w[j - 1] && w[k] == w[j];
-        if (count == 1) unique.push_back(j);
-      }
+      for (std::size_t j = 1; j + 2 < w.size(); ++j)
+        if (pair_count[{w[j - 1], w[j]}] == 1) unique.push_back(j);
       if (unique.empty()) continue;
       const std::size_t j = pick(r, unique);
       turn.user = text + "\n\nWhich two words follow \"" + std::string(w[j - 1]) + " " + std::string(w[j]) +
