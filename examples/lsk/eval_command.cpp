@@ -1,5 +1,5 @@
 // lsk eval needle --model PATH --text FILE [--lengths L,...] [--depths D,...] [--samples N] [--seed S]
-//                 [--config FILE] [--svg PATH]
+//                 [--config FILE] [--svg PATH] [--answers FILE]
 // lsk eval synl   --model PATH [--samples N] [--target-tokens T,...] [--seed S] [--slack K] [--config FILE]
 // lsk eval ppl    --model PATH --text FILE [--lengths L,...] [--windows N]
 // Common options: --tokenizer byte|FILE.model (default: a .model beside the
@@ -10,7 +10,8 @@
 //   needle: the needle-in-a-haystack grid with --text as the haystack, printed
 //           and written as an SVG heatmap (--svg, default needle.svg); samples
 //           per (length, depth) cell; --config: a JSON object of needle config
-//           keys and "samples", as in a plan's "eval.needle" (options override it).
+//           keys and "samples", as in a plan's "eval.needle" (options override it);
+//           --answers: every question's expected and generated text as JSON Lines.
 //   synl:   exact match on held-out SynL tables (seed distinct from training),
 //           by task family and length (target tokens); --samples per length;
 //           --config as a plan's "eval.synl".
@@ -30,7 +31,7 @@
 
 namespace {
 struct eval_args {
-  std::string model, tokenizer, attention = "naive", text, config, svg = "needle.svg";
+  std::string model, tokenizer, attention = "naive", text, config, svg = "needle.svg", answers;
   std::vector<std::size_t> lengths, target_tokens;
   std::vector<double> depths;
   std::vector<lsk::index_t> ppl_lengths;
@@ -98,7 +99,7 @@ void run_needle(const eval_args& a) {
     const lsk::index_t rows = std::max(settings.rows(), ck.config.model.max_position_embeddings);
     auto m = lsk::cli::make_model(std::move(ck), rows);
     lsk::backends::cpu be;
-    lsk::cli::run_needles(be, m, tok, synth, settings, a.svg, "needle exact match: " + a.model, "");
+    lsk::cli::run_needles(be, m, tok, synth, settings, a.svg, "needle exact match: " + a.model, "", a.answers);
   });
 }
 
@@ -181,6 +182,7 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   needle->add_option("--config", args->config, "JSON: needle config keys and samples")->check(CLI::ExistingFile);
   needle->add_option("--svg", args->svg, "heatmap output (default needle.svg)");
+  needle->add_option("--answers", args->answers, "JSON Lines output: each question's expected and generated answer");
   needle->add_option("--seed", args->seed, "needle seed")->each([args](const std::string&) {
     args->seed_given = true;
   });

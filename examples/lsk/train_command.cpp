@@ -166,7 +166,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
     if (needle_synth) {
       const auto svg = std::filesystem::path(a.out) / "stages" / s.name / "needle.svg";
       const auto grid = lsk::cli::run_needles(be, m, *tok, *needle_synth, *needles, svg,
-                                              "needle exact match after stage '" + s.name + "'", label);
+                                              "needle exact match after stage '" + s.name + "'", label,
+                                              svg.parent_path() / "needle_answers.jsonl");
       out.update(lsk::cli::needle_json(grid, base_length));
     }
     if (synl) {

@@ -78,6 +78,17 @@ for s in stages:
     check({p["length"] for p in ev.get("perplexity", [])} == set(plan["eval"]["perplexity"]["lengths"]),
           f"{s['name']}: perplexity lengths in done.json")
     check("needle_mean" in ev, f"{s['name']}: no needle result in done.json")
+    # needle_answers.jsonl: one line per needle question, scored as in the grid.
+    with open(os.path.join(d, "needle_answers.jsonl")) as f:
+        answers = [json.loads(line) for line in f]
+    needle_plan = plan["eval"]["needle"]
+    check(len(answers) == len(needle_plan["lengths"]) * len(needle_plan["depths"]) * needle_plan.get("samples", 1),
+          f"{s['name']}: {len(answers)} needle answers")
+    check(all(set(a) == {"index", "length", "depth", "expected", "generated", "correct"} for a in answers),
+          f"{s['name']}: needle answer fields")
+    check({a["length"] for a in answers} == set(needle_plan["lengths"]), f"{s['name']}: needle answer lengths")
+    check(abs(sum(a["correct"] for a in answers) / len(answers) - ev["needle_mean"]) < 1e-9,
+          f"{s['name']}: needle answers disagree with needle_mean")
     synl = ev.get("synl", {})
     check(synl.get("samples") == 2 * plan["eval"]["synl"]["samples"], f"{s['name']}: synl samples {synl}")
     check(set(synl.get("by_family", {})) <= {"retrieval", "reasoning", "global"} and synl.get("by_family"),
@@ -116,11 +127,16 @@ check("| stage | SynL all | information retrieval | chain-of-thought reasoning |
 final = os.path.join(out, "stages", stages[-1]["name"], "final")
 common = ["--model", final, "--tokenizer", "byte"]
 svg = os.path.join(work, "eval_needle.svg")
+answers_path = os.path.join(work, "eval_needle_answers.jsonl")
 needle = run(["eval", "needle", *common, "--text", heldout, "--lengths", "128,256", "--depths", "0,0.5,1",
-              "--samples", "1", "--svg", svg])
+              "--samples", "1", "--svg", svg, "--answers", answers_path])
 check(needle.returncode == 0, f"eval needle: {needle.stderr}")
 check("depth\\len\t128\t256" in needle.stdout and "\n50%\t" in needle.stdout, f"eval needle table: {needle.stdout}")
 check(os.path.isfile(svg), "eval needle: no SVG")
+with open(answers_path) as f:
+    answers = [json.loads(line) for line in f]
+check(len(answers) == 6 and sorted({a["depth"] for a in answers}) == [0, 50, 100],
+      f"eval needle --answers: {answers}")
 synl = run(["eval", "synl", *common, "--samples", "3", "--target-tokens", "128,256"])
 check(synl.returncode == 0, f"eval synl: {synl.stderr}")
 for line in ("| family | 128 | 256 | all |", "| information retrieval |", "| chain-of-thought reasoning |",

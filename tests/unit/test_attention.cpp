@@ -229,6 +229,38 @@ TEST_CASE("tiled attention: a document mask equals separate sequences", "[attent
   }
 }
 
+TEST_CASE("tiled attention: results are bit-identical from run to run and for any thread count", "[attention][tiled]") {
+  // Many tiles, several documents: the backward's work items add into the same
+  // dq rows, so an unordered sum would differ in the last bits between runs.
+  lsk::rng g(31);
+  const att::attention_shape s{2, 500, 500, 4, 2, 32};
+  const auto p = random_problem(g, s, 3);
+  const att::tile_config tiles{16, 16};
+  const auto same = [](const tensor<double>& a, const tensor<double>& b) { return a.values() == b.values(); };
+#if defined(_OPENMP)
+  const int threads_before = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  const auto one_thread = run_tiled<float>(p, 0.2, tiles);
+  for (int threads : {2, 3, 4}) {
+#if defined(_OPENMP)
+    omp_set_num_threads(threads);
+#endif
+    for (int run = 0; run < 4; ++run) {
+      INFO(threads << " threads, run " << run);
+      const auto r = run_tiled<float>(p, 0.2, tiles);
+      CHECK(same(r.out, one_thread.out));
+      CHECK(same(r.lse, one_thread.lse));
+      CHECK(same(r.dq, one_thread.dq));
+      CHECK(same(r.dk, one_thread.dk));
+      CHECK(same(r.dv, one_thread.dv));
+    }
+  }
+#if defined(_OPENMP)
+  omp_set_num_threads(threads_before);
+#endif
+}
+
 TEST_CASE("tiled attention rejects bad shapes with shape_error", "[attention][tiled]") {
   const att::attention_shape s{1, 4, 4, 4, 2, 8};
   tensor<float> q(shape{4, 4, 8}, 1.0f), k(shape{4, 2, 8}, 1.0f), out(shape{4, 4, 8}), lse(shape{16});

@@ -50,7 +50,8 @@ TEST_CASE("needle grid of an untrained model", "[eval][needle]") {
   lsk::backends::cpu be;
   std::vector<std::vector<float>> before;  // evaluation must leave the weights alone
   m.weights.for_each([&](const std::string&, const lsk::tensor<float>& t) { before.push_back(t.values()); });
-  const auto grid = lsk::eval::evaluate_needles(be, m, tok, synth, 6);
+  std::vector<lsk::eval::needle_answer> answers;
+  const auto grid = lsk::eval::evaluate_needles(be, m, tok, synth, 6, 2, &answers);
   std::size_t k = 0;
   m.weights.for_each([&](const std::string& name, const lsk::tensor<float>& t) {
     INFO(name);
@@ -59,6 +60,16 @@ TEST_CASE("needle grid of an untrained model", "[eval][needle]") {
   CHECK(grid.lengths() == std::vector<long long>{200, 400});
   CHECK(grid.depths() == std::vector<double>{0.0, 50.0, 100.0});
   CHECK(grid.mean() == 0.0);
+  REQUIRE(answers.size() == 6);
+  for (std::uint64_t i = 0; i < 6; ++i) {
+    const auto& a = answers[i];
+    CHECK(a.index == i);
+    CHECK(a.length == static_cast<long long>(synth.length_of(i)));
+    CHECK(a.depth_percent == synth.depth_of(i) * 100.0);
+    CHECK(a.expected == synth.generate(i).answer);
+    CHECK(a.correct == lsk::eval::exact_match(a.generated, a.expected));
+    CHECK(!a.correct);
+  }
   m.set_position_encoding(lsk::position::rope(rope_of(m)), 100);  // too short for the prompts
   CHECK_THROWS_AS(lsk::eval::evaluate_needles(be, m, tok, synth, 1), lsk::config_error);
 }

@@ -148,6 +148,42 @@ TEST_CASE("sft: lookup and recall answers are found in the passage, after what t
   CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"passage_words", 2}}), Catch::Contains("sft.passage_words"));
 }
 
+TEST_CASE("sft: passage lengths are drawn from passage_words..passage_words_max", "[data][sft]") {
+  const byte_tokenizer tok;
+  sft_config c;
+  c.seed = 9;
+  c.min_words = 2;
+  c.tasks = {"recall"};
+  c.recall_facts = 1;
+  c.passage_words = 20;
+  c.passage_words_max = 200;
+  const auto d = docs();
+  const sft_synthesizer synth(tok, d, c);
+  sft_config fixed = c;
+  fixed.passage_words_max = 0;
+  const sft_synthesizer fixed_synth(tok, d, fixed);
+  std::size_t shortest = 1000000, longest = 0, longest_fixed = 0;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    lsk::rng r = sample_rng(c.seed, i), rf = sample_rng(c.seed, i);
+    const auto passage_words = [](const chat_turn& t) {
+      // Words of the passage, less the 4 of the inserted fact.
+      return sft_detail::words(t.user.substr(0, t.user.rfind("\n\n"))).size() - 4;
+    };
+    const std::size_t n = passage_words(synth.make_turn(r));
+    shortest = std::min(shortest, n);
+    longest = std::max(longest, n);
+    longest_fixed = std::max(longest_fixed, passage_words(fixed_synth.make_turn(rf)));
+  }
+  // At least the drawn length, and a sentence (<= max_words = 40 words) more at most.
+  CHECK(shortest >= 20);
+  CHECK(shortest < 60);
+  CHECK(longest >= 170);
+  CHECK(longest < 240);
+  CHECK(longest_fixed < 60);
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json{{"passage_words", 50}, {"passage_words_max", 40}}),
+                    Catch::Contains("sft.passage_words_max"));
+}
+
 namespace {
 sample numbered(std::int32_t first, std::size_t n, std::int32_t doc, bool reset_mask_first = true) {
   sample s;

@@ -23,13 +23,15 @@
 // each item keeps dK, dV of its key tile in registers-to-L2 sized buffers and
 // walks the query tiles that see it, recomputing P = exp(S - lse) tile by tile:
 //   dV += P^T dO;  dP = dO V^T;  dS = P (dP - D);  dK += dS^T (scale Q);
-//   dQ_tile += scale dS K  (added to dq under the query tile's lock).
+//   dQ_tile += scale dS K  (added to dq in key-tile order: a ticket per query
+// tile admits key tile kt after kt - 1, so dq is bit-identical from run to run
+// and for any thread count; items run in key-tile order, so the waits are short).
 // Memory: O(tiles) scratch per thread plus lse; linear in length.
 // Numerics: everything in T (f32 in training) with Eigen's SIMD GEMM and
 // vectorised exp; the running max makes every exp argument <= 0; rows that see
 // no key get out = 0, lse = -inf (only possible with offsets, in ring attention).
 // Agreement with the naive attention: ~1e-6 relative in f32 (tests/unit/test_attention.cpp).
-// Threads: OpenMP over work items (dynamic schedule: causal items differ in
+// Threads: OpenMP over work items (monotonic dynamic schedule: causal items differ in
 // cost); the GEMMs inside run single-threaded.
 // Benchmark: build with -DLSK_NATIVE=ON and run bench/cpu/bench_attention
 // (bench/cpu/run_attention.sh prints the docs/PERFORMANCE.md table).
@@ -45,12 +47,13 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -186,14 +189,25 @@ void apply_mask(const attention_block<T>& blk, index_t b, index_t t0, index_t s0
   }
 }
 
-// Per-row locks for dq accumulation.
-class lock_array {
+// One ticket per query tile for ordered dq accumulation: the item of key tile
+// kt may add to the query tile once its ticket reads kt, and then passes it to
+// kt + 1, so the contributions are summed in key-tile order in every run and
+// for any thread count. The wait spins (yielding): the item of kt - 1 was
+// claimed earlier (monotonic schedule) and is running, so it always advances.
+class ticket_array {
  public:
-  explicit lock_array(index_t n) : locks_(std::make_unique<std::mutex[]>(static_cast<std::size_t>(n))) {}
-  std::mutex& operator[](index_t i) { return locks_[static_cast<std::size_t>(i)]; }
+  explicit ticket_array(index_t n) : tickets_(std::make_unique<std::atomic<index_t>[]>(static_cast<std::size_t>(n))) {
+    for (index_t i = 0; i < n; ++i) tickets_[static_cast<std::size_t>(i)].store(0, std::memory_order_relaxed);
+  }
+  void wait_for(index_t i, index_t turn) const {
+    while (tickets_[static_cast<std::size_t>(i)].load(std::memory_order_acquire) != turn) std::this_thread::yield();
+  }
+  void pass(index_t i, index_t next_turn) {
+    tickets_[static_cast<std::size_t>(i)].store(next_turn, std::memory_order_release);
+  }
 
  private:
-  std::unique_ptr<std::mutex[]> locks_;
+  std::unique_ptr<std::atomic<index_t>[]> tickets_;
 };
 
 }  // namespace tiled_detail
@@ -291,14 +305,14 @@ void tiled_backward_block(const attention_block<T>& blk, const T* dout, const T*
   const index_t r = blk.group(), d = blk.head_dim, H = blk.heads, KH = blk.kv_heads;
   const index_t items = blk.batch * KH * tl.k_tiles;
   if (items == 0) return;
-  lock_array locks(std::max<index_t>(1, blk.batch * KH * tl.q_tiles));
+  ticket_array tickets(std::max<index_t>(1, blk.batch * KH * tl.q_tiles));
 #if defined(_OPENMP)
 #pragma omp parallel if (items > 1 && thread_count() > 1)
 #endif
   {
     matrix<T> qp, dop, s, dp, dkt, dvt, dqt;
 #if defined(_OPENMP)
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(monotonic : dynamic, 1)
 #endif
     for (index_t item = 0; item < items; ++item) {
       const index_t kt = item % tl.k_tiles;  // early key tiles see the most queries: first
@@ -310,7 +324,12 @@ void tiled_backward_block(const attention_block<T>& blk, const T* dout, const T*
       dvt.setZero(nk, d);
       for (index_t qt = 0; qt < tl.q_tiles; ++qt) {
         const visibility vis = tl.classify(b, qt, kt);
-        if (vis == visibility::none) continue;
+        const index_t ticket = (b * KH + g) * tl.q_tiles + qt;
+        if (vis == visibility::none) {
+          tickets.wait_for(ticket, kt);
+          tickets.pass(ticket, kt + 1);
+          continue;
+        }
         const index_t t0 = tl.q0(qt), t1 = tl.q1(qt), rows = (t1 - t0) * r;
         pack_rows(blk.q + b * blk.q_batch_stride, H, d, g * r, r, t0, t1, blk.scale, qp);
         pack_rows(dout + b * blk.q_len * H * d, H, d, g * r, r, t0, t1, T(1), dop);
@@ -335,14 +354,13 @@ void tiled_backward_block(const attention_block<T>& blk, const T* dout, const T*
         dkt.noalias() += s.transpose() * qp;
         dqt.resize(rows, d);
         dqt.noalias() = blk.scale * (s * kmat);
-        {
-          std::lock_guard<std::mutex> guard(locks[(b * KH + g) * tl.q_tiles + qt]);
-          for (index_t t = t0; t < t1; ++t) {
-            T* dst = dq + ((b * blk.q_len + t) * H + g * r) * d;
-            const T* src = dqt.data() + (t - t0) * r * d;
-            for (index_t e = 0; e < r * d; ++e) dst[e] += src[e];
-          }
+        tickets.wait_for(ticket, kt);
+        for (index_t t = t0; t < t1; ++t) {
+          T* dst = dq + ((b * blk.q_len + t) * H + g * r) * d;
+          const T* src = dqt.data() + (t - t0) * r * d;
+          for (index_t e = 0; e < r * d; ++e) dst[e] += src[e];
         }
+        tickets.pass(ticket, kt + 1);
       }
       for (index_t j = 0; j < nk; ++j) {
         T* dkd = dk + ((b * blk.k_len + s0 + j) * KH + g) * d;

@@ -13,8 +13,9 @@
 //   last_word   "What is the last word of this sentence?\n<s>"    -> last word, outer punctuation stripped
 //   uppercase   "Rewrite this sentence in capital letters:\n<s>"  -> s with a-z mapped to A-Z
 // and two in-context retrieval tasks over a passage P of random sentences
-// (at least passage_words words), the question after the passage so that the
-// answer has to be looked up in it:
+// (at least n words, n = passage_words, or drawn uniformly from
+// passage_words..passage_words_max when that is set), the question after the
+// passage so that the answer has to be looked up in it:
 //   lookup      "<P>\n\nWhich two words follow \"<a b>\" in the text above?" -> the next two words
 //               (a b: a word pair that occurs once in P)
 //   recall      P with 1..recall_facts facts "<Name>'s code is <digits>." inserted at sentence
@@ -53,9 +54,10 @@ struct sft_config {
   std::vector<std::string> tasks = {"copy", "next", "count_words", "last_word", "uppercase"};
   std::size_t min_words = 4, max_words = 40;
   std::size_t turns_per_sample = 1;
-  std::size_t passage_words = 60;  // lookup / recall: words of the passage at least
-  std::size_t recall_facts = 3;    // recall: facts in the passage at most (one is asked)
-  std::size_t recall_digits = 4;   // recall: digits of a code
+  std::size_t passage_words = 60;     // lookup / recall: words of the passage at least
+  std::size_t passage_words_max = 0;  // if set: each passage's length drawn from passage_words..this
+  std::size_t recall_facts = 3;       // recall: facts in the passage at most (one is asked)
+  std::size_t recall_digits = 4;      // recall: digits of a code
   chat_template chat;
 
   void validate(std::string_view where = "sft") const {
@@ -68,6 +70,8 @@ struct sft_config {
     require(max_words >= min_words, where, "max_words", "must be at least min_words");
     require(turns_per_sample >= 1 && turns_per_sample <= 64, where, "turns_per_sample", "must be in [1, 64]");
     require(passage_words >= 4 && passage_words <= 100000, where, "passage_words", "must be in [4, 100000]");
+    require(passage_words_max == 0 || (passage_words_max >= passage_words && passage_words_max <= 100000), where,
+            "passage_words_max", "must be 0 (unset) or in [passage_words, 100000]");
     require(recall_facts >= 1 && recall_facts <= sft_detail::recall_names.size(), where, "recall_facts",
             "must be in [1, ", sft_detail::recall_names.size(), "]");
     require(recall_digits >= 1 && recall_digits <= 18, where, "recall_digits", "must be in [1, 18]");
@@ -76,7 +80,7 @@ struct sft_config {
   static sft_config from_json(const json_config::json& j, std::string_view where = "sft") {
     json_config::check_keys(j, where,
                             {"seed", "tasks", "min_words", "max_words", "turns_per_sample", "passage_words",
-                             "recall_facts", "recall_digits", "chat"});
+                             "passage_words_max", "recall_facts", "recall_digits", "chat"});
     sft_config c;
     json_config::read(j, where, "seed", c.seed);
     json_config::read(j, where, "tasks", c.tasks);
@@ -84,6 +88,7 @@ struct sft_config {
     json_config::read(j, where, "max_words", c.max_words);
     json_config::read(j, where, "turns_per_sample", c.turns_per_sample);
     json_config::read(j, where, "passage_words", c.passage_words);
+    json_config::read(j, where, "passage_words_max", c.passage_words_max);
     json_config::read(j, where, "recall_facts", c.recall_facts);
     json_config::read(j, where, "recall_digits", c.recall_digits);
     if (j.contains("chat")) c.chat = chat_template::from_json(j["chat"], json_config::key_path(where, "chat"));
@@ -190,11 +195,15 @@ class sft_synthesizer {
   struct entry {
     std::string sentence, next;
   };
-  // Random sentences with passage_words words in all, at least.
+  // Random sentences with at least passage_words words in all (or a length
+  // drawn from passage_words..passage_words_max).
   std::vector<std::string> passage(rng& r) const {
+    std::size_t length = config_.passage_words;
+    if (config_.passage_words_max > config_.passage_words)
+      length += r.below(static_cast<std::uint32_t>(config_.passage_words_max - config_.passage_words + 1));
     std::vector<std::string> out;
     std::size_t n = 0;
-    while (n < config_.passage_words) {
+    while (n < length) {
       out.push_back(pick(r, entries_).sentence);
       n += sft_detail::words(out.back()).size();
     }

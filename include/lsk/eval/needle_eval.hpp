@@ -6,9 +6,11 @@
 // model continues it greedily for the answer's token count + `slack` tokens
 // (stopping at EOS), and the decoded text is scored by exact_match against the
 // sample's answer. Cell = (the sample's context length, its depth in percent).
+// When `answers` is given, every sample's generated text is appended to it.
 #pragma once
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "lsk/concepts/tokenizer.hpp"
@@ -17,9 +19,18 @@
 
 namespace lsk::eval {
 
+// One needle question: where it was, what was asked for and what came back.
+struct needle_answer {
+  std::uint64_t index = 0;
+  long long length = 0;
+  double depth_percent = 0;
+  std::string expected, generated;
+  bool correct = false;
+};
+
 template <Backend B, Tokenizer Tok, class NeedleSynth>
 needle_grid evaluate_needles(B& be, model::llama<float>& m, const Tok& tok, const NeedleSynth& synth,
-                             std::uint64_t samples, index_t slack = 2) {
+                             std::uint64_t samples, index_t slack = 2, std::vector<needle_answer>* answers = nullptr) {
   needle_grid grid;
   for (std::uint64_t i = 0; i < samples; ++i) {
     const auto s = synth.generate(i);
@@ -38,8 +49,12 @@ needle_grid evaluate_needles(B& be, model::llama<float>& m, const Tok& tok, cons
     rng g(i);
     auto ids = model::generate(be, m, prompt, options, g);
     if (!ids.empty() && ids.back() == tok.eos_id()) ids.pop_back();
-    grid.add(static_cast<long long>(synth.length_of(i)), synth.depth_of(i) * 100.0,
-             exact_match(tok.decode(ids), s.answer));
+    const auto length = static_cast<long long>(synth.length_of(i));
+    const double depth = synth.depth_of(i) * 100.0;
+    const std::string generated = tok.decode(ids);
+    const bool correct = exact_match(generated, s.answer);
+    grid.add(length, depth, correct);
+    if (answers) answers->push_back({i, length, depth, s.answer, generated, correct});
   }
   return grid;
 }
