@@ -5,7 +5,7 @@
 # tokenizer when absent, then runs configs/plans/PRESET.json: short pretraining
 # at L0 = 128 tokens, long continual pretraining on CIP data with an NTK-aware
 # RoPE base at 8 x L0, standard SFT (copy, then retrieval tasks), and 200 steps
-# of SynL long-context SFT,
+# of long-context SFT (retrieval over long passages),
 # evaluating needle grid, SynL accuracy and perplexity after each stage.
 # Ends with the needle grid before (base model) and after the recipe, and the
 # paths of the heatmaps and the report.

@@ -1,7 +1,8 @@
 // Communicators and parallelism: the Communicator concept both ways, the
 // in-process thread communicator, ring attention (zigzag context parallelism)
 // against the single-rank tiled attention for P = 2, 3, 4, 8, and data-parallel
-// gradient all-reduce against one rank on the whole batch.
+// gradient all-reduce against one rank on the whole batch, and the bucketed,
+// overlapped gradient reducer against the per-tensor all-reduce.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "lsk/backends/cpu/backend.hpp"
 #include "lsk/dist/communicator.hpp"
 #include "lsk/dist/data_parallel.hpp"
+#include "lsk/dist/gradient_reducer.hpp"
 #include "lsk/dist/thread_communicator.hpp"
 #include "lsk/model/llama.hpp"
 #include "lsk/position/rope.hpp"
@@ -219,4 +221,108 @@ TEST_CASE("data-parallel gradients over 2 ranks equal one rank on the whole batc
   });
   CHECK(reduced[0] == reduced[1]);  // every rank takes the same step
   CHECK(max_rel(reduced[0], expected) <= 1e-5);
+}
+
+namespace {
+lsk::model::llama<float> small_model(bool tied) {
+  lsk::model::llama_config c;
+  c.vocab_size = 23;
+  c.hidden_size = 16;
+  c.intermediate_size = 24;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 32;
+  c.tie_word_embeddings = tied;
+  c.attention = att::attention_kind::tiled;
+  lsk::rng g(11);
+  lsk::model::llama_weights<float> w(c);
+  w.init(g, 0.3);
+  lsk::model::llama<float> m(c, std::move(w));
+  lsk::position::rope_config rc;
+  rc.head_dim = c.head_size();
+  m.set_position_encoding(lsk::position::default_rope(rc), 32);
+  m.enable_training();
+  return m;
+}
+
+lsk::model::token_batch rank_batch(int rank) {
+  lsk::rng g(100 + static_cast<std::uint64_t>(rank));
+  lsk::model::token_batch b(2, 12);
+  for (index_t i = 0; i < b.size(); ++i) {
+    b.tokens(i) = static_cast<std::int32_t>(g.below(23));
+    b.targets(i) = static_cast<std::int32_t>(g.below(23));
+  }
+  return b;
+}
+
+std::vector<float> flat_grads(const lsk::model::llama<float>& m) {
+  std::vector<float> out;
+  m.grads.for_each(
+      [&](const std::string&, const tensor<float>& t) { out.insert(out.end(), t.values().begin(), t.values().end()); });
+  return out;
+}
+}  // namespace
+
+TEST_CASE("bucketed, overlapped gradient all-reduce equals the per-tensor all-reduce bit for bit",
+          "[dist][data_parallel]") {
+  const bool tied = GENERATE(true, false);
+  const bool overlap = GENERATE(true, false);
+  const std::size_t bucket = GENERATE(std::size_t{1}, std::size_t{700}, std::size_t{1} << 30);
+  const auto op = GENERATE(dist::gradient_reduction::sum, dist::gradient_reduction::mean);
+  INFO("tied " << tied << " overlap " << overlap << " bucket_elements " << bucket << " mean "
+               << (op == dist::gradient_reduction::mean));
+  std::vector<std::vector<float>> bucketed(3), per_tensor(3);
+  std::vector<std::size_t> launched_before_embedding(3), buckets(3);
+  dist::thread_world world(3);
+  world.run([&](dist::thread_communicator& comm) {
+    const auto r = static_cast<std::size_t>(comm.rank());
+    lsk::backends::cpu be;
+    const auto batch = rank_batch(comm.rank());
+    auto plain = small_model(tied);
+    plain.forward(be, batch);
+    plain.backward(be);
+    dist::all_reduce_gradients(comm, plain.grads, op);
+    per_tensor[r] = flat_grads(plain);
+
+    auto m = small_model(tied);
+    dist::gradient_reducer<dist::thread_communicator, float> reducer(
+        comm, m.grads, {.bucket_elements = bucket, .overlap = overlap, .op = op});
+    buckets[r] = reducer.bucket_count();
+    for (int step = 0; step < 2; ++step) {  // the reducer starts over after finish()
+      m.zero_grad();
+      m.forward(be, batch);
+      m.backward(be, 1.0, [&](const lsk::model::gradient_ready& g) {
+        if (g.what == lsk::model::gradient_ready::part::embedding) launched_before_embedding[r] = reducer.launched();
+        reducer.ready(g);
+      });
+      reducer.finish();
+    }
+    bucketed[r] = flat_grads(m);
+  });
+  for (std::size_t r = 0; r < 3; ++r) {
+    CHECK(bucketed[r] == per_tensor[r]);
+    CHECK(bucketed[r] == bucketed[0]);
+  }
+  // Small buckets go out while backward still runs; one huge bucket only at the end.
+  if (bucket == 1) {
+    CHECK(buckets[0] == (tied ? 1u : 2u) + 3 * 9 + 1);
+    CHECK(launched_before_embedding[0] == buckets[0] - 1);
+  }
+  if (bucket == (std::size_t{1} << 30)) {
+    CHECK(buckets[0] == 1);
+    CHECK(launched_before_embedding[0] == 0);
+  }
+}
+
+TEST_CASE("gradient reducer: misuse is an error that says what", "[dist][data_parallel]") {
+  dist::thread_world world(1);
+  world.run([&](dist::thread_communicator& comm) {
+    auto m = small_model(true);
+    dist::gradient_reducer<dist::thread_communicator, float> reducer(comm, m.grads, {.bucket_elements = 100});
+    CHECK_THROWS_WITH(reducer.finish(), Catch::Contains("finish() after 0 of 5"));
+    CHECK_THROWS_WITH(reducer.ready({lsk::model::gradient_ready::part::embedding, 0}), Catch::Contains("out of order"));
+    CHECK_THROWS_WITH((dist::gradient_reducer<dist::thread_communicator, float>(comm, m.grads, {.bucket_elements = 0})),
+                      Catch::Contains("bucket_elements"));
+  });
 }

@@ -26,6 +26,7 @@
 
 #include "lsk/attention/naive.hpp"
 #include "lsk/attention/tiled.hpp"
+#include "lsk/model/gradient_ready.hpp"
 #include "lsk/model/llama_config.hpp"
 #include "lsk/model/llama_weights.hpp"
 #include "lsk/model/token_batch.hpp"
@@ -141,8 +142,10 @@ class llama {
   }
 
   // Backward pass of the last forward: accumulates d(dloss * loss)/d(weights) into grads.
+  // `on_ready`, when set, is told each time a part's gradients are final
+  // (lsk/model/gradient_ready.hpp), e.g. to start their all-reduce.
   template <Backend B>
-  void backward(B& be, double dloss = 1.0) {
+  void backward(B& be, double dloss = 1.0, const gradient_ready_hook& on_ready = {}) {
     if (batch_ == nullptr) raise<error>("llama backward: no forward pass to differentiate");
     enable_training();
     const token_batch& batch = *batch_;
@@ -153,6 +156,7 @@ class llama {
     // logits = hf Wlm^T
     linear_backward<B, T>(be, act_.hf, lm_head(weights), s.dlogits, s.dh.view(), lm_head(grads));
     rmsnorm_backward<B, T>(be, s.dh, act_.x.back(), weights.norm, act_.rstdf, s.dx.view(), grads.norm.view());
+    if (on_ready) on_ready({gradient_ready::part::head, 0});
     for (std::size_t li = weights.layers.size(); li-- > 0;) {
       auto& w = weights.layers[li];
       auto& g = grads.layers[li];
@@ -179,8 +183,10 @@ class llama {
       rmsnorm_backward<B, T>(be, s.dh, act_.x[li], w.input_layernorm, a.rstd1, s.dnorm.view(),
                              g.input_layernorm.view());
       add<B, T>(be, s.dx, s.dnorm, s.dx.view());
+      if (on_ready) on_ready({gradient_ready::part::layer, li});
     }
     embedding_backward<B, T>(be, batch.tokens.view(), s.dx, grads.embed_tokens.view());
+    if (on_ready) on_ready({gradient_ready::part::embedding, 0});
   }
 
  private:
