@@ -96,6 +96,11 @@ void run(benchmark::State& state, A attention, bool backward) {
 
 void tiled_fwd(benchmark::State& st) { run(st, att::tiled_attention{}, false); }
 void tiled_fwdbwd(benchmark::State& st) { run(st, att::tiled_attention{}, true); }
+// The backward with dq added under per-tile locks in completion order (not
+// bit-reproducible), against the default ordered sum (tiled_fwdbwd).
+void tiled_fwdbwd_unordered(benchmark::State& st) {
+  run(st, att::tiled_attention{att::tile_config{256, 256, false}}, true);
+}
 void naive_fwd(benchmark::State& st) { run(st, att::naive_attention{}, false); }
 void naive_fwdbwd(benchmark::State& st) { run(st, att::naive_attention{}, true); }
 
@@ -123,6 +128,12 @@ BENCHMARK(tiled_fwd)->Apply(throughput_shapes)->Unit(benchmark::kMillisecond)->U
 BENCHMARK(tiled_fwdbwd)->Apply(throughput_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(tiled_fwd)->Name("tiled_fwd_gqa")->Apply(gqa_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(tiled_fwdbwd)->Name("tiled_fwdbwd_gqa")->Apply(gqa_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(tiled_fwdbwd_unordered)->Apply(throughput_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(tiled_fwdbwd_unordered)
+    ->Name("tiled_fwdbwd_unordered_gqa")
+    ->Apply(gqa_shapes)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(naive_fwd)->Apply(naive_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(naive_fwdbwd)->Apply(naive_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(tiled_fwd)

@@ -171,9 +171,10 @@ TEST_CASE("tiled attention matches the naive one over random shapes (f32)", "[at
     const att::attention_shape s{
         1 + static_cast<index_t>(g.below(2)), q_len, q_len + extra, kv_heads * ratio, kv_heads, head_dim};
     const index_t documents = trial % 2 == 1 ? 1 + static_cast<index_t>(g.below(5)) : 0;
-    const att::tile_config tiles = trial % 4 == 3 ? att::tile_config{}
-                                                  : att::tile_config{8 + 8 * static_cast<index_t>(g.below(4)),
-                                                                     4 + static_cast<index_t>(g.below(29))};
+    const att::tile_config tiles = trial % 4 == 3
+                                       ? att::tile_config{}
+                                       : att::tile_config{8 + 8 * static_cast<index_t>(g.below(4)),
+                                                          4 + static_cast<index_t>(g.below(29)), trial % 2 == 0};
     INFO("trial " << trial << ": batch " << s.batch << " q_len " << s.q_len << " k_len " << s.k_len << " heads "
                   << s.heads << " kv_heads " << s.kv_heads << " head_dim " << s.head_dim << " documents " << documents
                   << " tiles " << tiles.query_rows << "x" << tiles.key_tile);
@@ -193,7 +194,7 @@ TEST_CASE("tiled attention: a document mask equals separate sequences", "[attent
   p.docs = tensor<std::int32_t>(shape{87});
   for (index_t j = 0; j < 87; ++j) p.docs(j) = j < 37 ? 5 : 9;
   const double scale = 0.17;
-  const auto packed = run_tiled<double>(p, scale, {16, 8});
+  const auto packed = run_tiled<double>(p, scale, {16, 8, true});
   for (auto [begin, len] : {std::pair<index_t, index_t>{0, 37}, {37, 50}}) {
     problem one{{1, len, len, 4, 2, 32},           tensor<double>(shape{len, 4, 32}), tensor<double>(shape{len, 2, 32}),
                 tensor<double>(shape{len, 2, 32}), tensor<double>(shape{len, 4, 32}), {}};
@@ -211,7 +212,7 @@ TEST_CASE("tiled attention: a document mask equals separate sequences", "[attent
             p.v.values()[static_cast<std::size_t>((begin + t) * 64 + e)];
       }
     }
-    const auto alone = run_tiled<double>(one, scale, {16, 8});
+    const auto alone = run_tiled<double>(one, scale, {16, 8, true});
     double err = 0;
     for (index_t t = 0; t < len; ++t) {
       for (index_t e = 0; e < 128; ++e) {
@@ -235,7 +236,7 @@ TEST_CASE("tiled attention: results are bit-identical from run to run and for an
   lsk::rng g(31);
   const att::attention_shape s{2, 500, 500, 4, 2, 32};
   const auto p = random_problem(g, s, 3);
-  const att::tile_config tiles{16, 16};
+  const att::tile_config tiles{16, 16, true};
   const auto same = [](const tensor<double>& a, const tensor<double>& b) { return a.values() == b.values(); };
 #if defined(_OPENMP)
   const int threads_before = omp_get_max_threads();

@@ -25,7 +25,8 @@
 //   dV += P^T dO;  dP = dO V^T;  dS = P (dP - D);  dK += dS^T (scale Q);
 //   dQ_tile += scale dS K  (added to dq in key-tile order: a ticket per query
 // tile admits key tile kt after kt - 1, so dq is bit-identical from run to run
-// and for any thread count; items run in key-tile order, so the waits are short).
+// and for any thread count; items run in key-tile order, so the waits are short;
+// tile_config::ordered_dq = false adds under per-tile locks instead).
 // Memory: O(tiles) scratch per thread plus lse; linear in length.
 // Numerics: everything in T (f32 in training) with Eigen's SIMD GEMM and
 // vectorised exp; the running max makes every exp argument <= 0; rows that see
@@ -78,6 +79,9 @@ namespace lsk::attention {
 struct tile_config {
   index_t query_rows = 256;  // target packed rows (tokens * group) per query tile
   index_t key_tile = 256;
+  // Backward: dq summed in key-tile order (bit-reproducible, the default), or
+  // under a lock per query tile in whatever order items finish (not reproducible).
+  bool ordered_dq = true;
 };
 
 // One run of keys seen by one run of queries, for `batch` sequences. Global
@@ -188,6 +192,16 @@ void apply_mask(const attention_block<T>& blk, index_t b, index_t t0, index_t s0
     }
   }
 }
+
+// Per-query-tile locks for unordered dq accumulation (tile_config::ordered_dq false).
+class lock_array {
+ public:
+  explicit lock_array(index_t n) : locks_(std::make_unique<std::mutex[]>(static_cast<std::size_t>(n))) {}
+  std::mutex& operator[](index_t i) { return locks_[static_cast<std::size_t>(i)]; }
+
+ private:
+  std::unique_ptr<std::mutex[]> locks_;
+};
 
 // One ticket per query tile for ordered dq accumulation: the item of key tile
 // kt may add to the query tile once its ticket reads kt, and then passes it to
@@ -305,7 +319,10 @@ void tiled_backward_block(const attention_block<T>& blk, const T* dout, const T*
   const index_t r = blk.group(), d = blk.head_dim, H = blk.heads, KH = blk.kv_heads;
   const index_t items = blk.batch * KH * tl.k_tiles;
   if (items == 0) return;
-  ticket_array tickets(std::max<index_t>(1, blk.batch * KH * tl.q_tiles));
+  const index_t tile_count = std::max<index_t>(1, blk.batch * KH * tl.q_tiles);
+  const bool ordered = cfg.ordered_dq;
+  ticket_array tickets(ordered ? tile_count : 1);
+  lock_array locks(ordered ? 1 : tile_count);
 #if defined(_OPENMP)
 #pragma omp parallel if (items > 1 && thread_count() > 1)
 #endif
@@ -326,8 +343,10 @@ void tiled_backward_block(const attention_block<T>& blk, const T* dout, const T*
         const visibility vis = tl.classify(b, qt, kt);
         const index_t ticket = (b * KH + g) * tl.q_tiles + qt;
         if (vis == visibility::none) {
-          tickets.wait_for(ticket, kt);
-          tickets.pass(ticket, kt + 1);
+          if (ordered) {
+            tickets.wait_for(ticket, kt);
+            tickets.pass(ticket, kt + 1);
+          }
           continue;
         }
         const index_t t0 = tl.q0(qt), t1 = tl.q1(qt), rows = (t1 - t0) * r;
@@ -354,13 +373,21 @@ void tiled_backward_block(const attention_block<T>& blk, const T* dout, const T*
         dkt.noalias() += s.transpose() * qp;
         dqt.resize(rows, d);
         dqt.noalias() = blk.scale * (s * kmat);
-        tickets.wait_for(ticket, kt);
-        for (index_t t = t0; t < t1; ++t) {
-          T* dst = dq + ((b * blk.q_len + t) * H + g * r) * d;
-          const T* src = dqt.data() + (t - t0) * r * d;
-          for (index_t e = 0; e < r * d; ++e) dst[e] += src[e];
+        const auto add_dq = [&] {
+          for (index_t t = t0; t < t1; ++t) {
+            T* dst = dq + ((b * blk.q_len + t) * H + g * r) * d;
+            const T* src = dqt.data() + (t - t0) * r * d;
+            for (index_t e = 0; e < r * d; ++e) dst[e] += src[e];
+          }
+        };
+        if (ordered) {
+          tickets.wait_for(ticket, kt);
+          add_dq();
+          tickets.pass(ticket, kt + 1);
+        } else {
+          std::lock_guard<std::mutex> guard(locks[ticket]);
+          add_dq();
         }
-        tickets.pass(ticket, kt + 1);
       }
       for (index_t j = 0; j < nk; ++j) {
         T* dkd = dk + ((b * blk.k_len + s0 + j) * KH + g) * d;
