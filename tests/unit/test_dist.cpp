@@ -162,27 +162,34 @@ TEST_CASE("ring attention matches the single-rank tiled attention for P = 2, 3, 
   }
 }
 
-TEST_CASE("data-parallel gradients over 2 ranks equal one rank on the whole batch", "[dist][data_parallel]") {
+namespace {
+// A tiny Llama (hidden 16, 4 heads on 2 kv heads, tiled attention, 32 positions)
+// ready for training, its weights drawn from `seed`.
+lsk::model::llama<float> small_model(index_t vocab, index_t layers, bool tied, std::uint64_t seed) {
   lsk::model::llama_config c;
-  c.vocab_size = 17;
+  c.vocab_size = vocab;
   c.hidden_size = 16;
   c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
+  c.num_hidden_layers = layers;
   c.num_attention_heads = 4;
   c.num_key_value_heads = 2;
   c.max_position_embeddings = 32;
+  c.tie_word_embeddings = tied;
   c.attention = att::attention_kind::tiled;
-  auto make = [&] {
-    lsk::rng g(3);
-    lsk::model::llama_weights<float> w(c);
-    w.init(g, 0.3);
-    lsk::model::llama<float> m(c, std::move(w));
-    lsk::position::rope_config rc;
-    rc.head_dim = c.head_size();
-    m.set_position_encoding(lsk::position::default_rope(rc), 32);
-    m.enable_training();
-    return m;
-  };
+  lsk::rng g(seed);
+  lsk::model::llama_weights<float> w(c);
+  w.init(g, 0.3);
+  lsk::model::llama<float> m(c, std::move(w));
+  lsk::position::rope_config rc;
+  rc.head_dim = c.head_size();
+  m.set_position_encoding(lsk::position::default_rope(rc), 32);
+  m.enable_training();
+  return m;
+}
+}  // namespace
+
+TEST_CASE("data-parallel gradients over 2 ranks equal one rank on the whole batch", "[dist][data_parallel]") {
+  auto make = [] { return small_model(17, 2, false, 3); };
   lsk::rng g(4);
   lsk::model::token_batch whole(4, 10);
   for (index_t i = 0; i < whole.size(); ++i) {
@@ -224,28 +231,6 @@ TEST_CASE("data-parallel gradients over 2 ranks equal one rank on the whole batc
 }
 
 namespace {
-lsk::model::llama<float> small_model(bool tied) {
-  lsk::model::llama_config c;
-  c.vocab_size = 23;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 3;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 32;
-  c.tie_word_embeddings = tied;
-  c.attention = att::attention_kind::tiled;
-  lsk::rng g(11);
-  lsk::model::llama_weights<float> w(c);
-  w.init(g, 0.3);
-  lsk::model::llama<float> m(c, std::move(w));
-  lsk::position::rope_config rc;
-  rc.head_dim = c.head_size();
-  m.set_position_encoding(lsk::position::default_rope(rc), 32);
-  m.enable_training();
-  return m;
-}
-
 lsk::model::token_batch rank_batch(int rank) {
   lsk::rng g(100 + static_cast<std::uint64_t>(rank));
   lsk::model::token_batch b(2, 12);
@@ -279,13 +264,13 @@ TEST_CASE("bucketed, overlapped gradient all-reduce equals the per-tensor all-re
     const auto r = static_cast<std::size_t>(comm.rank());
     lsk::backends::cpu be;
     const auto batch = rank_batch(comm.rank());
-    auto plain = small_model(tied);
+    auto plain = small_model(23, 3, tied, 11);
     plain.forward(be, batch);
     plain.backward(be);
     dist::all_reduce_gradients(comm, plain.grads, op);
     per_tensor[r] = flat_grads(plain);
 
-    auto m = small_model(tied);
+    auto m = small_model(23, 3, tied, 11);
     dist::gradient_reducer<dist::thread_communicator, float> reducer(
         comm, m.grads, {.bucket_elements = bucket, .overlap = overlap, .op = op});
     buckets[r] = reducer.bucket_count();
@@ -318,7 +303,7 @@ TEST_CASE("bucketed, overlapped gradient all-reduce equals the per-tensor all-re
 TEST_CASE("gradient reducer: misuse is an error that says what", "[dist][data_parallel]") {
   dist::thread_world world(1);
   world.run([&](dist::thread_communicator& comm) {
-    auto m = small_model(true);
+    auto m = small_model(23, 3, true, 11);
     dist::gradient_reducer<dist::thread_communicator, float> reducer(comm, m.grads, {.bucket_elements = 100});
     CHECK_THROWS_WITH(reducer.finish(), Catch::Contains("finish() after 0 of 5"));
     CHECK_THROWS_WITH(reducer.ready({lsk::model::gradient_ready::part::embedding, 0}), Catch::Contains("out of order"));

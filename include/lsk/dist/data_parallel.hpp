@@ -23,15 +23,20 @@ namespace lsk::dist {
 
 enum class gradient_reduction { sum, mean };
 
+// Sums (or averages) `values` over the ranks, in place.
+template <Communicator C, real_scalar T>
+void all_reduce(C& comm, std::span<T> values, gradient_reduction op) {
+  comm.all_reduce_sum(values);
+  if (op != gradient_reduction::mean) return;
+  const T inv = T(1) / static_cast<T>(comm.size());
+  for (auto& x : values) x *= inv;
+}
+
 // Sums (or averages) every gradient tensor over the ranks, in place.
 template <Communicator C, real_scalar T>
 void all_reduce_gradients(C& comm, model::llama_weights<T>& grads, gradient_reduction op = gradient_reduction::sum) {
-  const T inv = T(1) / static_cast<T>(comm.size());
   grads.for_each([&](const std::string&, tensor<T>& g) {
-    std::span<T> values(g.data(), static_cast<std::size_t>(g.numel()));
-    comm.all_reduce_sum(values);
-    if (op == gradient_reduction::mean)
-      for (auto& x : values) x *= inv;
+    all_reduce(comm, std::span<T>(g.data(), static_cast<std::size_t>(g.numel())), op);
   });
 }
 

@@ -94,12 +94,6 @@ class gradient_reducer {
   }
 
   std::size_t bucket_count() const { return buckets_.size(); }
-  // Elements in bucket i.
-  std::size_t bucket_size(std::size_t i) const {
-    std::size_t n = 0;
-    for (auto* t : buckets_.at(i).tensors) n += static_cast<std::size_t>(t->numel());
-    return n;
-  }
   // Buckets handed to the reduction so far in this step.
   std::size_t launched() const { return next_bucket_; }
 
@@ -168,26 +162,17 @@ class gradient_reducer {
   void reduce(bucket& b) {
     if (b.tensors.size() == 1) {
       auto* t = b.tensors.front();
-      std::span<T> values(t->data(), static_cast<std::size_t>(t->numel()));
-      comm_->all_reduce_sum(values);
-      scale(values);
+      all_reduce(*comm_, std::span<T>(t->data(), static_cast<std::size_t>(t->numel())), options_.op);
       return;
     }
     b.buffer.clear();
     for (auto* t : b.tensors) b.buffer.insert(b.buffer.end(), t->values().begin(), t->values().end());
-    comm_->all_reduce_sum(std::span<T>(b.buffer));
-    scale(std::span<T>(b.buffer));
+    all_reduce(*comm_, std::span<T>(b.buffer), options_.op);
     std::size_t at = 0;
     for (auto* t : b.tensors) {
       std::copy_n(b.buffer.begin() + static_cast<std::ptrdiff_t>(at), t->values().size(), t->values().begin());
       at += t->values().size();
     }
-  }
-
-  void scale(std::span<T> values) const {
-    if (options_.op != gradient_reduction::mean) return;
-    const T inv = T(1) / static_cast<T>(comm_->size());
-    for (auto& x : values) x *= inv;
   }
 
   void work() {
