@@ -96,6 +96,7 @@ void check_synl_heldout(const lsk::schedule::recipe_plan& plan, std::uint64_t se
 template <lsk::Tokenizer Tok>
 void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   const auto plan = lsk::schedule::parse_plan(lsk::position::load_json_file(a.plan), a.plan);
+  lsk::recipe::validate_plan_data(plan, a.plan);  // every stage's data config, before any training
   nlohmann::json model_json = default_model_json();
   for (const auto& [k, v] : plan.model.items()) model_json[k] = v;
   if (!model_json.contains("vocab_size")) model_json["vocab_size"] = tok->vocab_size();

@@ -54,6 +54,19 @@ bad = run(["train", "--plan", bad_plan_path, "--text", *text, "--heldout", heldo
            os.path.join(work, "bad"), "--fresh"])
 check(bad.returncode == 1 and "eval.synl.sample" in bad.stderr, f"bad eval.synl key: {bad.stderr}")
 
+# So does a bad data setting of the last stage: no stage has trained when it is reported.
+late = json.loads(json.dumps(plan))
+late["stages"][-1]["data"][-1].setdefault("config", {})["no_such_key"] = 1
+late_path = os.path.join(work, "bad_late_data.json")
+with open(late_path, "w") as f:
+    json.dump(late, f)
+bad_late = run(["train", "--plan", late_path, "--text", *text, "--heldout", heldout, "--tokenizer", "byte",
+                "--out", os.path.join(work, "bad_late"), "--fresh"])
+late_key = f"stage '{stages[-1]['name']}' data[{len(stages[-1]['data']) - 1}].config.no_such_key"
+check(bad_late.returncode == 1 and late_key in bad_late.stderr and late_path in bad_late.stderr,
+      f"bad last-stage data key: {bad_late.stderr}")
+check(not os.path.exists(os.path.join(work, "bad_late", "stages")), "a stage trained before the bad data key was found")
+
 train = run(["train", "--plan", plan_path, "--text", *text, "--heldout", heldout, "--tokenizer", "byte",
              "--attention", "tiled", "--out", out, "--fresh"])
 if train.returncode != 0:

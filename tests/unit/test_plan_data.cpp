@@ -3,6 +3,9 @@
 // carry loss only on answers.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "lsk/data/byte_tokenizer.hpp"
 #include "lsk/recipe/plan_data.hpp"
 
@@ -46,4 +49,30 @@ TEST_CASE("plan data: every source fills the stage's batches deterministically",
     }
     CHECK(a->batch(0, 0).tokens.values() != a->batch(1, 0).tokens.values());
   }
+}
+
+TEST_CASE("plan data: every shipped plan's sources validate; a bad key in a late stage names it", "[recipe][data]") {
+  std::size_t plans = 0;
+  for (const auto& file :
+       std::filesystem::directory_iterator(std::filesystem::path(LSK_SOURCE_DIR) / "configs/plans")) {
+    if (file.path().extension() != ".json") continue;
+    INFO(file.path());
+    std::ifstream in(file.path());
+    const auto plan = lsk::schedule::parse_plan(nlohmann::json::parse(in), file.path().string());
+    CHECK_NOTHROW(lsk::recipe::validate_plan_data(plan));
+    ++plans;
+  }
+  CHECK(plans >= 3);
+  const auto bad = lsk::schedule::parse_plan(nlohmann::json::parse(R"({"stages": [
+      {"name": "first", "seq_len": 64, "steps": 4, "batch_tokens": 256, "data": [{"source": "short"}], "lr": {"peak": 0.001}},
+      {"name": "late", "kind": "sft", "seq_len": 256, "steps": 2, "batch_tokens": 512,
+       "data": [{"source": "cip"}, {"source": "sft", "config": {"recall_phrasings": [{"fact": "{key}", "question": "{key}?"}]}}],
+       "lr": {"peak": 0.001}}]})"));
+  CHECK_THROWS_WITH(lsk::recipe::validate_plan_data(bad),
+                    Catch::Contains("stage 'late' data[1].config.recall_phrasings[0].fact"));
+  const auto typo = lsk::schedule::parse_plan(nlohmann::json::parse(R"({"stages": [
+      {"name": "s", "seq_len": 64, "steps": 4, "batch_tokens": 256, "data": [{"source": "synl", "config": {"rows": 3}}],
+       "lr": {"peak": 0.001}}]})"));
+  CHECK_THROWS_WITH(lsk::recipe::validate_plan_data(typo),
+                    Catch::Contains("stage 's' data[0].config.rows") && Catch::Contains("unknown key"));
 }

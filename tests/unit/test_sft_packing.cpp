@@ -184,6 +184,62 @@ TEST_CASE("sft: passage lengths are drawn from passage_words..passage_words_max"
                     Catch::Contains("sft.passage_words_max"));
 }
 
+TEST_CASE("sft: recall phrasings and keys from the config; each fact and question uses the sample's phrasing",
+          "[data][sft]") {
+  const byte_tokenizer tok;
+  const auto c = sft_config::from_json(nlohmann::json::parse(R"({
+    "seed": 5, "min_words": 2, "tasks": ["recall"], "passage_words": 20, "recall_facts": 3, "recall_digits": 3,
+    "recall_phrasings": [{"fact": "The locker of {key} holds {value} coins.", "question": "How many coins are in the locker of {key}?"},
+                         {"fact": "{key} lives in room {value}.", "question": "Which room does {key} live in?"}],
+    "recall_keys": ["north gate", "red door", "old mill", "the pier"]})"));
+  const auto d = docs();
+  const sft_synthesizer synth(tok, d, c);
+  const std::vector<std::string> keys = {"north gate", "red door", "old mill", "the pier"};
+  std::map<std::size_t, int> phrasing_seen;
+  std::map<std::string, int> key_asked;
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    lsk::rng r = sample_rng(c.seed, i);
+    const auto turn = synth.make_turn(r);
+    const auto split = turn.user.rfind("\n\n");
+    const std::string text = turn.user.substr(0, split), question = turn.user.substr(split + 2);
+    INFO(text << " | " << question << " -> " << turn.assistant);
+    CHECK(turn.assistant.size() == 3);
+    // Exactly one phrasing's question matches, with a configured key; the fact
+    // about that key, in the same phrasing, holds the answer.
+    std::size_t matches = 0;
+    for (std::size_t p = 0; p < c.recall_phrasings.size(); ++p) {
+      for (const auto& key : keys) {
+        if (question != fill_key_value(c.recall_phrasings[p].question, key, "")) continue;
+        ++matches;
+        ++phrasing_seen[p];
+        ++key_asked[key];
+        CHECK(text.find(fill_key_value(c.recall_phrasings[p].fact, key, turn.assistant)) != std::string::npos);
+        // Every fact of the sample is in that phrasing: none in the other.
+        const auto& other = c.recall_phrasings[1 - p].fact;
+        for (const auto& k : keys) CHECK(text.find(fill_key_value(other, k, "").substr(0, 12)) == std::string::npos);
+      }
+    }
+    CHECK(matches == 1);
+    CHECK(text.find("'s code is") == std::string::npos);
+  }
+  CHECK(phrasing_seen.size() == 2);
+  CHECK(key_asked.size() == 4);
+  // The default phrasing without the keys: the code task, unchanged.
+  CHECK(fill_key_value(recall_phrasing{}.fact, "Alma", "123") == "Alma's code is 123.");
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json::parse(
+                        R"({"recall_phrasings": [{"fact": "{key} is here.", "question": "Where is {key}?"}]})")),
+                    Catch::Contains("sft.recall_phrasings[0].fact") && Catch::Contains("{value}"));
+  CHECK_THROWS_WITH(
+      sft_config::from_json(nlohmann::json::parse(R"({"recall_phrasings": [{"fact": "{key}: {value}"}]})")),
+      Catch::Contains("sft.recall_phrasings[0]"));
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json::parse(R"({"recall_phrasings": []})")),
+                    Catch::Contains("sft.recall_phrasings"));
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json::parse(R"({"recall_keys": ["a", "b"], "recall_facts": 3})")),
+                    Catch::Contains("sft.recall_facts"));
+  CHECK_THROWS_WITH(sft_config::from_json(nlohmann::json::parse(R"({"recall_keys": ["a", "a"], "recall_facts": 1})")),
+                    Catch::Contains("sft.recall_keys[1]"));
+}
+
 namespace {
 sample numbered(std::int32_t first, std::size_t n, std::int32_t doc, bool reset_mask_first = true) {
   sample s;

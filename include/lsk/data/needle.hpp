@@ -120,21 +120,6 @@ inline constexpr std::array<std::string_view, 32> nouns = {
     "valley", "willow", "anchor",  "beacon", "canyon", "dolphin", "ember",   "fjord",  "glacier", "hermit",  "island",
     "jigsaw", "kettle", "ladder",  "marble", "nectar", "oyster",  "pilgrim", "quiver", "rocket",  "sparrow"};
 
-inline std::string fill_template(std::string_view tmpl, std::string_view key, std::string_view value) {
-  std::string out;
-  for (std::size_t i = 0; i < tmpl.size();) {
-    if (tmpl.substr(i, 5) == "{key}") {
-      out += key;
-      i += 5;
-    } else if (tmpl.substr(i, 7) == "{value}") {
-      out += value;
-      i += 7;
-    } else {
-      out += tmpl[i++];
-    }
-  }
-  return out;
-}
 }  // namespace needle_detail
 
 template <Tokenizer Tok>
@@ -192,12 +177,11 @@ class needle_synthesizer {
     std::vector<placed> needles;
     for (std::size_t v = 0; v < config_.values_per_key; ++v) {
       item.values.push_back(value());
-      needles.push_back(
-          {needle_detail::fill_template(config_.needle_template, keys[0], item.values.back()), v == 0, 0});
+      needles.push_back({fill_key_value(config_.needle_template, keys[0], item.values.back()), v == 0, 0});
     }
     for (std::size_t k = 1; k < nkeys; ++k)
-      needles.push_back({needle_detail::fill_template(config_.needle_template, keys[k], value()), false, 0});
-    item.question = needle_detail::fill_template(
+      needles.push_back({fill_key_value(config_.needle_template, keys[k], value()), false, 0});
+    item.question = fill_key_value(
         config_.values_per_key > 1 ? config_.multi_value_question_template : config_.question_template, item.key, "");
     // 3. the haystack budget
     std::size_t fixed =
@@ -248,7 +232,7 @@ class needle_synthesizer {
     for (std::size_t pos = 0;;) {
       std::size_t found = std::string::npos, which = 0;
       for (std::size_t v = 0; v < item.values.size(); ++v) {
-        const auto at = hay.find(needle_detail::fill_template(config_.needle_template, item.key, item.values[v]), pos);
+        const auto at = hay.find(fill_key_value(config_.needle_template, item.key, item.values[v]), pos);
         if (at < found) {
           found = at;
           which = v;

@@ -20,7 +20,11 @@
 //               (a b: a word pair that occurs once in P)
 //   recall      P with 1..recall_facts facts "<Name>'s code is <digits>." inserted at sentence
 //               boundaries (distinct names, recall_digits digits), then
-//               "\n\nWhat is <Name>'s code?" about one of them -> its digits
+//               "\n\nWhat is <Name>'s code?" about one of them -> its digits.
+//               Optional variety: recall_phrasings, a list of {fact, question}
+//               templates ({key}, {value}), one drawn per sample for all its facts
+//               (default: the one above); recall_keys, the keys used in place of the
+//               built-in first names.
 // (words: runs of non-space bytes).
 #pragma once
 
@@ -49,6 +53,13 @@ inline constexpr std::array<std::string_view, 24> recall_names = {
     "Mona", "Nils",  "Olga",  "Pablo",  "Rosa",  "Sven",  "Tara",  "Ugo",  "Vera", "Walt",  "Yusuf", "Zelda"};
 }  // namespace sft_detail
 
+// How the recall task states a fact and asks for it: templates with {key}
+// (fact and question) and {value} (fact only).
+struct recall_phrasing {
+  std::string fact = "{key}'s code is {value}.";
+  std::string question = "What is {key}'s code?";
+};
+
 struct sft_config {
   std::uint64_t seed = 0;
   std::vector<std::string> tasks = {"copy", "next", "count_words", "last_word", "uppercase"};
@@ -58,7 +69,13 @@ struct sft_config {
   std::size_t passage_words_max = 0;  // if set: each passage's length drawn from passage_words..this
   std::size_t recall_facts = 3;       // recall: facts in the passage at most (one is asked)
   std::size_t recall_digits = 4;      // recall: digits of a code
+  std::vector<recall_phrasing> recall_phrasings = {recall_phrasing{}};  // recall: one drawn per sample
+  std::vector<std::string> recall_keys;  // recall: the keys (empty: sft_detail::recall_names)
   chat_template chat;
+
+  std::size_t recall_key_count() const {
+    return recall_keys.empty() ? sft_detail::recall_names.size() : recall_keys.size();
+  }
 
   void validate(std::string_view where = "sft") const {
     using json_config::require;
@@ -72,15 +89,31 @@ struct sft_config {
     require(passage_words >= 4 && passage_words <= 100000, where, "passage_words", "must be in [4, 100000]");
     require(passage_words_max == 0 || (passage_words_max >= passage_words && passage_words_max <= 100000), where,
             "passage_words_max", "must be 0 (unset) or in [passage_words, 100000]");
-    require(recall_facts >= 1 && recall_facts <= sft_detail::recall_names.size(), where, "recall_facts",
-            "must be in [1, ", sft_detail::recall_names.size(), "]");
+    require(recall_facts >= 1 && recall_facts <= recall_key_count(), where, "recall_facts", "must be in [1, ",
+            recall_key_count(), "] (the number of recall keys)");
     require(recall_digits >= 1 && recall_digits <= 18, where, "recall_digits", "must be in [1, 18]");
+    require(!recall_phrasings.empty(), where, "recall_phrasings", "must not be empty");
+    for (std::size_t i = 0; i < recall_phrasings.size(); ++i) {
+      const auto& ph = recall_phrasings[i];
+      const std::string at = "recall_phrasings[" + std::to_string(i) + "]";
+      require(ph.fact.find("{key}") != std::string::npos && ph.fact.find("{value}") != std::string::npos, where,
+              at + ".fact", "must contain {key} and {value}, got \"", ph.fact, "\"");
+      require(ph.question.find("{key}") != std::string::npos, where, at + ".question", "must contain {key}, got \"",
+              ph.question, "\"");
+    }
+    for (std::size_t i = 0; i < recall_keys.size(); ++i) {
+      require(!recall_keys[i].empty(), where, "recall_keys[" + std::to_string(i) + "]", "must not be empty");
+      for (std::size_t k = 0; k < i; ++k)
+        require(recall_keys[k] != recall_keys[i], where, "recall_keys[" + std::to_string(i) + "]", "repeats \"",
+                recall_keys[i], "\"");
+    }
   }
 
   static sft_config from_json(const json_config::json& j, std::string_view where = "sft") {
-    json_config::check_keys(j, where,
-                            {"seed", "tasks", "min_words", "max_words", "turns_per_sample", "passage_words",
-                             "passage_words_max", "recall_facts", "recall_digits", "chat"});
+    json_config::check_keys(
+        j, where,
+        {"seed", "tasks", "min_words", "max_words", "turns_per_sample", "passage_words", "passage_words_max",
+         "recall_facts", "recall_digits", "recall_phrasings", "recall_keys", "chat"});
     sft_config c;
     json_config::read(j, where, "seed", c.seed);
     json_config::read(j, where, "tasks", c.tasks);
@@ -91,6 +124,23 @@ struct sft_config {
     json_config::read(j, where, "passage_words_max", c.passage_words_max);
     json_config::read(j, where, "recall_facts", c.recall_facts);
     json_config::read(j, where, "recall_digits", c.recall_digits);
+    json_config::read(j, where, "recall_keys", c.recall_keys);
+    if (const auto it = j.find("recall_phrasings"); it != j.end()) {
+      const std::string path = json_config::key_path(where, "recall_phrasings");
+      if (!it->is_array()) raise<config_error>(path, ": expected an array of {fact, question}, got ", it->type_name());
+      c.recall_phrasings.clear();
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        const std::string at = path + "[" + std::to_string(i) + "]";
+        const auto& e = (*it)[i];
+        if (!e.is_object()) raise<config_error>(at, ": expected an object {fact, question}, got ", e.type_name());
+        json_config::check_keys(e, at, {"fact", "question"});
+        if (!e.contains("fact") || !e.contains("question")) raise<config_error>(at, ": needs both fact and question");
+        recall_phrasing ph;
+        json_config::read(e, at, "fact", ph.fact);
+        json_config::read(e, at, "question", ph.question);
+        c.recall_phrasings.push_back(std::move(ph));
+      }
+    }
     if (j.contains("chat")) c.chat = chat_template::from_json(j["chat"], json_config::key_path(where, "chat"));
     c.validate(where);
     return c;
@@ -235,7 +285,13 @@ class sft_synthesizer {
   void make_recall(rng& r, chat_turn& turn) const {
     auto sentences = passage(r);
     const std::size_t facts = 1 + r.below(static_cast<std::uint32_t>(config_.recall_facts));
-    std::vector<std::string_view> names(sft_detail::recall_names.begin(), sft_detail::recall_names.end());
+    const recall_phrasing& phrasing =
+        config_.recall_phrasings.size() == 1 ? config_.recall_phrasings[0] : pick(r, config_.recall_phrasings);
+    std::vector<std::string_view> names;
+    if (config_.recall_keys.empty())
+      names.assign(sft_detail::recall_names.begin(), sft_detail::recall_names.end());
+    else
+      names.assign(config_.recall_keys.begin(), config_.recall_keys.end());
     std::vector<std::string> codes;
     for (std::size_t f = 0; f < facts; ++f) {
       std::swap(names[f], names[f + r.below(static_cast<std::uint32_t>(names.size() - f))]);
@@ -245,10 +301,10 @@ class sft_synthesizer {
       codes.push_back(code);
       const std::size_t at = r.below(static_cast<std::uint32_t>(sentences.size() + 1));
       sentences.insert(sentences.begin() + static_cast<std::ptrdiff_t>(at),
-                       std::string(names[f]) + "'s code is " + code + ".");
+                       fill_key_value(phrasing.fact, names[f], code));
     }
     const std::size_t asked = r.below(static_cast<std::uint32_t>(facts));
-    turn.user = join(sentences) + "\n\nWhat is " + std::string(names[asked]) + "'s code?";
+    turn.user = join(sentences) + "\n\n" + fill_key_value(phrasing.question, names[asked], "");
     turn.assistant = codes[asked];
   }
   const Tok* tok_;

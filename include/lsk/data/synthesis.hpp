@@ -86,6 +86,23 @@ inline std::vector<std::string> split_sentences(std::string_view text, std::size
   return out;
 }
 
+// `tmpl` with every "{key}" replaced by `key` and every "{value}" by `value`.
+inline std::string fill_key_value(std::string_view tmpl, std::string_view key, std::string_view value) {
+  std::string out;
+  for (std::size_t i = 0; i < tmpl.size();) {
+    if (tmpl.substr(i, 5) == "{key}") {
+      out += key;
+      i += 5;
+    } else if (tmpl.substr(i, 7) == "{value}") {
+      out += value;
+      i += 7;
+    } else {
+      out += tmpl[i++];
+    }
+  }
+  return out;
+}
+
 // A uniformly chosen element of a non-empty list.
 template <class T>
 const T& pick(rng& r, const std::vector<T>& v) {

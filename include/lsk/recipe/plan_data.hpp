@@ -77,27 +77,76 @@ inline nlohmann::json with_default(nlohmann::json j, const char* key, nlohmann::
 }
 }  // namespace detail
 
+// The synthesizer JSON of data entry `i` of `stage`: the entry's "config" with
+// the stage's defaults filled in (seed, length, window, ...); see the header.
+inline nlohmann::json source_config(const schedule::stage_plan& stage, std::size_t i, std::uint64_t seed) {
+  const auto& entry = stage.data[i];
+  const auto sample_len = static_cast<std::size_t>(stage.seq_len + 1);
+  nlohmann::json cfg = detail::with_default(entry.config, "seed", seed * 31u + i);
+  switch (entry.source) {
+    case schedule::data_source::short_docs:
+    case schedule::data_source::natural_long:
+    case schedule::data_source::cip: {
+      const bool interleave = entry.source == schedule::data_source::cip;
+      cfg = detail::with_default(cfg, "seq_len", sample_len);
+      cfg = detail::with_default(cfg, "window", "random");
+      cfg = detail::with_default(cfg, "cip_ratio", interleave ? 1.0 : 0.0);
+      cfg = detail::with_default(cfg, "long_ratio", interleave ? 0.0 : 1.0);
+      if (!interleave) cfg = detail::with_default(cfg, "docs_per_sample", 1);  // windows of one document
+      break;
+    }
+    case schedule::data_source::sft:
+      break;
+    case schedule::data_source::synl:
+      cfg = detail::with_default(cfg, "target_tokens", static_cast<std::size_t>(stage.seq_len) / 2);
+      break;
+  }
+  return cfg;
+}
+
+inline std::string source_config_path(const schedule::stage_plan& stage, std::size_t i) {
+  return "stage '" + stage.name + "' data[" + std::to_string(i) + "].config";
+}
+
+// Parses and validates every data source's config of every stage (what the
+// data factory would build), so that a bad key in a late stage fails before
+// the first stage trains; throws config_error naming the stage, entry and key
+// (after "`file`: " when a file is given).
+inline void validate_plan_data(const schedule::recipe_plan& plan, const std::string& file = "") {
+  for (const auto& stage : plan.stages) {
+    for (std::size_t i = 0; i < stage.data.size(); ++i) {
+      const nlohmann::json cfg = source_config(stage, i, 0);
+      const std::string where = (file.empty() ? "" : file + ": ") + source_config_path(stage, i);
+      switch (stage.data[i].source) {
+        case schedule::data_source::short_docs:
+        case schedule::data_source::natural_long:
+        case schedule::data_source::cip:
+          (void)data::cip_config::from_json(cfg, where);
+          break;
+        case schedule::data_source::sft:
+          (void)data::sft_config::from_json(cfg, where);
+          break;
+        case schedule::data_source::synl:
+          (void)data::synl_config::from_json(cfg, where);
+          break;
+      }
+    }
+  }
+}
+
 // A data_factory serving every source of a plan from `corpus` with tokenizer `tok`.
 template <Tokenizer Tok>
 data_factory make_plan_data(std::shared_ptr<const Tok> tok, std::shared_ptr<const plan_corpus> corpus) {
   return [tok, corpus](const schedule::stage_plan& stage, std::uint64_t seed) -> std::unique_ptr<stage_data> {
     std::vector<data::any_synthesizer> sources;
     std::vector<double> weights;
-    const auto sample_len = static_cast<std::size_t>(stage.seq_len + 1);
     for (std::size_t i = 0; i < stage.data.size(); ++i) {
-      const auto& entry = stage.data[i];
-      const std::string where = "stage '" + stage.name + "' data[" + std::to_string(i) + "].config";
-      nlohmann::json cfg = detail::with_default(entry.config, "seed", seed * 31u + i);
-      switch (entry.source) {
+      const nlohmann::json cfg = source_config(stage, i, seed);
+      const std::string where = source_config_path(stage, i);
+      switch (stage.data[i].source) {
         case schedule::data_source::short_docs:
         case schedule::data_source::natural_long:
         case schedule::data_source::cip: {
-          const bool interleave = entry.source == schedule::data_source::cip;
-          cfg = detail::with_default(cfg, "seq_len", sample_len);
-          cfg = detail::with_default(cfg, "window", "random");
-          cfg = detail::with_default(cfg, "cip_ratio", interleave ? 1.0 : 0.0);
-          cfg = detail::with_default(cfg, "long_ratio", interleave ? 0.0 : 1.0);
-          if (!interleave) cfg = detail::with_default(cfg, "docs_per_sample", 1);  // windows of one document
           auto s = std::make_shared<const data::cip_synthesizer>(
               corpus->tokens, data::cip_config::from_json(cfg, where), data::special_tokens::of(*tok));
           sources.emplace_back(std::shared_ptr<const data::cip_synthesizer>(s));
@@ -110,13 +159,12 @@ data_factory make_plan_data(std::shared_ptr<const Tok> tok, std::shared_ptr<cons
           break;
         }
         case schedule::data_source::synl: {
-          cfg = detail::with_default(cfg, "target_tokens", static_cast<std::size_t>(stage.seq_len) / 2);
           auto s = std::make_shared<const data::synl_synthesizer<Tok>>(*tok, data::synl_config::from_json(cfg, where));
           sources.emplace_back(std::shared_ptr<const data::synl_synthesizer<Tok>>(s));
           break;
         }
       }
-      weights.push_back(entry.weight);
+      weights.push_back(stage.data[i].weight);
     }
     const std::int32_t pad = tok->pad_id() >= 0 ? tok->pad_id() : tok->eos_id();
     return std::make_unique<synthesized_data>(
