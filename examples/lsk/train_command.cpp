@@ -1,6 +1,9 @@
 // lsk train --plan FILE --text PATH... [--heldout FILE] [--out DIR] [--tokenizer byte|FILE.model]
-//           [--attention naive|tiled] [--fresh] [--init MODEL_DIR]
-// Runs every stage of the plan with lsk::recipe::run on the cpu backend. The
+//           [--attention naive|tiled] [--fresh] [--init MODEL_DIR] [--data-parallel N]
+// Runs every stage of the plan with lsk::recipe::run on the cpu backend; with
+// --data-parallel N, on N ranks (threads of this process, each with 1/N of the
+// OpenMP threads) that split every micro-batch's rows and sum their gradients
+// (lsk/train/trainer.hpp), rank 0 writing the output and evaluating. The
 // --text files (or directories of .txt files) are the corpus every data source
 // of the plan draws from (lsk/recipe/plan_data.hpp). After each stage, as the
 // plan's "eval" object asks (settings in evaluation.hpp):
@@ -23,8 +26,13 @@
 #include <string>
 #include <vector>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include "evaluation.hpp"
 #include "lsk/backends/cpu/backend.hpp"
+#include "lsk/dist/thread_communicator.hpp"
 #include "lsk/recipe/plan_data.hpp"
 #include "lsk/recipe/text_corpus.hpp"
 
@@ -33,6 +41,7 @@ struct train_args {
   std::string plan, out = "out/train", tokenizer = "byte", heldout, attention = "naive", init;
   std::vector<std::string> text;
   bool fresh = false;
+  int data_parallel = 1;
 };
 
 nlohmann::json default_model_json() {
@@ -189,7 +198,26 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   }
   config.model.attention =
       a.attention == "tiled" ? lsk::attention::attention_kind::tiled : lsk::attention::attention_kind::naive;
-  const auto results = lsk::recipe::run(be, plan, config, lsk::recipe::make_plan_data(tok, corpus), evaluate, options);
+  const auto make_data = lsk::recipe::make_plan_data(tok, corpus);
+  std::vector<lsk::recipe::stage_result> results;
+  if (a.data_parallel <= 1) {
+    results = lsk::recipe::run(be, plan, config, make_data, evaluate, options);
+  } else {
+    int threads = 1;
+#if defined(_OPENMP)
+    threads = std::max(1, omp_get_max_threads() / a.data_parallel);
+#endif
+    std::printf("data parallel: %d ranks (threads), %d OpenMP thread(s) each\n", a.data_parallel, threads);
+    lsk::dist::thread_world world(a.data_parallel, threads);
+    world.run([&](lsk::dist::thread_communicator& comm) {
+      lsk::backends::cpu rank_backend;
+      auto rank_options = options;
+      rank_options.data_parallel.emplace(comm);
+      auto r = lsk::recipe::run(rank_backend, plan, config, make_data,
+                                comm.rank() == 0 ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
+      if (comm.rank() == 0) results = std::move(r);
+    });
+  }
   std::string summary = "\n| stage | steps | loss first | loss last | seconds |\n|---|---|---|---|---|\n";
   std::string needle_report =
       "| stage | needle mean | up to " + std::to_string(base_length) + " | beyond |\n|---|---|---|---|\n";
@@ -227,6 +255,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
   cmd->add_option("--init", args->init, "start the first stage from this Hugging Face model directory")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--data-parallel", args->data_parallel,
+                  "train on N data-parallel ranks (threads) that split each micro-batch's sequences")
+      ->check(CLI::Range(1, 64));
   cmd->callback([args] {
     lsk::cli::with_tokenizer(args->tokenizer, "--tokenizer", [&](auto tok) { run_train(*args, std::move(tok)); });
   });

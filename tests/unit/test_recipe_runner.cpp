@@ -4,10 +4,12 @@
 // uninterrupted result, with either attention kernel.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <catch2/catch.hpp>
 
 #include "lsk/backends/cpu/backend.hpp"
+#include "lsk/dist/thread_communicator.hpp"
 #include "lsk/recipe/stream_data.hpp"
 
 namespace {
@@ -51,7 +53,8 @@ struct kill_point {
 
 std::vector<lsk::recipe::stage_result> run(
     const fs::path& out, const kill_point& kill = {}, const lsk::schedule::recipe_plan& plan = tiny_plan(),
-    lsk::attention::attention_kind attention = lsk::attention::attention_kind::naive, const fs::path& init_model = {}) {
+    lsk::attention::attention_kind attention = lsk::attention::attention_kind::naive, const fs::path& init_model = {},
+    std::optional<lsk::dist::any_communicator> data_parallel = {}) {
   auto tokens = std::make_shared<std::vector<std::int32_t>>();
   for (int i = 0; i < 4000; ++i) tokens->push_back((i * 7 + i / 13) % 16);  // a learnable pattern
   lsk::recipe::data_factory make = [&](const lsk::schedule::stage_plan& s, std::uint64_t seed) {
@@ -75,10 +78,47 @@ std::vector<lsk::recipe::stage_result> run(
   std::FILE* quiet = std::fopen("/dev/null", "w");
   auto config = tiny_config();
   config.model.attention = attention;
-  auto r = lsk::recipe::run(be, plan, config, make, eval,
-                            {.out_dir = out, .resume = true, .log = quiet, .init_model = init_model});
-  std::fclose(quiet);
-  return r;
+  try {
+    auto r = lsk::recipe::run(be, plan, config, make, eval,
+                              {.out_dir = out,
+                               .resume = true,
+                               .log = quiet,
+                               .init_model = init_model,
+                               .data_parallel = std::move(data_parallel)});
+    std::fclose(quiet);
+    return r;
+  } catch (...) {
+    std::fclose(quiet);
+    throw;
+  }
+}
+
+// The same run on `ranks` data-parallel ranks (threads); rank 0's results.
+std::vector<lsk::recipe::stage_result> run_data_parallel(int ranks, const fs::path& out, const kill_point& kill,
+                                                         const lsk::schedule::recipe_plan& plan) {
+  std::vector<lsk::recipe::stage_result> rank0;
+  lsk::dist::thread_world world(ranks);
+  world.run([&](lsk::dist::thread_communicator& comm) {
+    auto r = run(out, kill, plan, lsk::attention::attention_kind::naive, {}, lsk::dist::any_communicator(comm));
+    if (comm.rank() == 0) rank0 = std::move(r);
+  });
+  return rank0;
+}
+
+std::vector<double> losses(const fs::path& metrics) {
+  std::ifstream in(metrics);
+  std::vector<double> out;
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line)["loss"].get<double>());
+  return out;
+}
+
+std::vector<float> final_weights(const fs::path& stage_final) {
+  std::vector<float> out;
+  lsk::model::load_hf_checkpoint<float>(stage_final)
+      .weights.for_each([&](const std::string&, const lsk::tensor<float>& t) {
+        out.insert(out.end(), t.values().begin(), t.values().end());
+      });
+  return out;
 }
 }  // namespace
 
@@ -170,5 +210,52 @@ TEST_CASE("recipe runner: the first stage can start from a saved model", "[recip
   CHECK(saved.rope.theta == Approx(trained[1].eval["theta"].get<double>()));
   CHECK(lsk::position::load_json_file(root / "continued" / "plan.json")["init"] == init.string());
   CHECK_THROWS_AS(run(root / "continued", {}, plan), lsk::config_error);  // resumed without the same init
+  fs::remove_all(root);
+}
+
+TEST_CASE("recipe runner: 2 data-parallel ranks train as one rank on the whole batch; kill and resume",
+          "[recipe][dist]") {
+  // Every micro-batch has an even number of sequences, so the two ranks split it.
+  const auto plan = lsk::schedule::parse_plan(nlohmann::json::parse(R"({
+    "name": "tiny-dp", "seed": 5,
+    "stages": [
+      {"name": "pretrain", "seq_len": 16, "steps": 10, "batch_tokens": 64,
+       "data": [{"source": "short"}], "lr": {"schedule": "cosine", "peak": 0.01, "warmup": 2}},
+      {"name": "long", "seq_len": 48, "steps": 6, "batch_tokens": 192, "micro_batches": 2, "checkpoint_every": 2,
+       "rope": {"change": "ntk", "target_length": 64},
+       "data": [{"source": "short"}], "lr": {"schedule": "constant", "peak": 0.005}}
+    ]})"));
+  const fs::path root = fs::temp_directory_path() / "lsk_test_recipe_dp";
+  fs::remove_all(root);
+  const auto single = run(root / "single", {}, plan);
+  const auto dp = run_data_parallel(2, root / "dp", {}, plan);
+  REQUIRE(dp.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(dp[i].eval == single[i].eval);  // rank 0 evaluated
+    CHECK(dp[i].last_loss < dp[i].first_loss);
+  }
+  // The same losses, step by step, and the same final weights, up to the order
+  // of the gradient sums.
+  const auto ls = losses(root / "single" / "metrics.jsonl"), ld = losses(root / "dp" / "metrics.jsonl");
+  REQUIRE(ls.size() == 16);
+  REQUIRE(ld.size() == 16);
+  for (std::size_t i = 0; i < ls.size(); ++i) CHECK(ld[i] == Approx(ls[i]).epsilon(1e-4));
+  const auto ws = final_weights(root / "single" / "stages" / "long" / "final");
+  const auto wd = final_weights(root / "dp" / "stages" / "long" / "final");
+  REQUIRE(ws.size() == wd.size());
+  double max_diff = 0;
+  for (std::size_t i = 0; i < ws.size(); ++i) max_diff = std::max(max_diff, double(std::abs(ws[i] - wd[i])));
+  CHECK(max_diff < 1e-3);
+  CHECK(max_diff > 0);  // a different summation order, not the same computation
+  // Killed mid-stage on every rank, resumed on 2 ranks: the uninterrupted data-parallel run, bit for bit.
+  CHECK_THROWS_AS(run_data_parallel(2, root / "killed", {"long", 3}, plan), killed);
+  CHECK(fs::exists(root / "killed" / "stages" / "long" / "checkpoints" / "latest"));
+  const auto resumed = run_data_parallel(2, root / "killed", {}, plan);
+  REQUIRE(resumed.size() == 2);
+  CHECK(losses(root / "killed" / "metrics.jsonl") == ld);
+  CHECK(final_weights(root / "killed" / "stages" / "long" / "final") == wd);
+  // Ranks that do not divide a micro-batch's sequences: an error that says so.
+  CHECK_THROWS_WITH(run_data_parallel(3, root / "three", {}, plan),
+                    Catch::Contains("3 data-parallel ranks do not divide the 4 sequences"));
   fs::remove_all(root);
 }

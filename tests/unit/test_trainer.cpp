@@ -129,3 +129,26 @@ TEST_CASE("a corrupt latest pointer is a typed error", "[train][checkpoint][erro
   CHECK_THROWS_AS(lsk::train::latest_checkpoint(dir), lsk::format_error);
   fs::remove_all(dir);
 }
+
+TEST_CASE("token_batch rows: a copy of some sequences, documents included; bad ranges are errors", "[train][dist]") {
+  lsk::model::token_batch b(4, 3);
+  for (index_t i = 0; i < b.size(); ++i) {
+    b.tokens(i) = static_cast<std::int32_t>(i);
+    b.targets(i) = static_cast<std::int32_t>(100 + i);
+  }
+  b.loss_mask(7) = 0;
+  const std::vector<index_t> docs = {1, 2};
+  b.set_documents(2, docs);
+  const auto r = b.rows(2, 2);
+  CHECK(r.batch == 2);
+  CHECK(r.seq_len == 3);
+  CHECK(r.tokens.values() == std::vector<std::int32_t>{6, 7, 8, 9, 10, 11});
+  CHECK(r.targets(0) == 106);
+  CHECK(r.loss_mask(1) == 0);
+  CHECK(r.valid_tokens() == 5);
+  REQUIRE(r.has_documents());
+  CHECK(r.documents(1) == 1);
+  CHECK(r.positions(1) == 0);  // the second document of sequence 2 restarts its positions
+  CHECK_THROWS_AS(b.rows(3, 2), lsk::shape_error);
+  CHECK_THROWS_AS(b.rows(0, 0), lsk::shape_error);
+}

@@ -11,6 +11,7 @@
 // one causal stream (chunks of different documents do attend to each other).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -72,6 +73,27 @@ struct token_batch {
       }
       ++doc;
     }
+  }
+
+  // Sequences [first, first + count) as a batch of their own (a copy).
+  token_batch rows(index_t first, index_t count) const {
+    if (first < 0 || count <= 0 || first + count > batch) {
+      raise<shape_error>("token_batch: rows [", first, ", ", first + count, ") of a batch of ", batch);
+    }
+    token_batch out(count, seq_len);
+    const auto copy = [&](const auto& from, auto& to) {
+      const auto begin = from.values().begin() + first * seq_len;
+      std::copy(begin, begin + count * seq_len, to.values().begin());
+    };
+    copy(tokens, out.tokens);
+    copy(targets, out.targets);
+    copy(positions, out.positions);
+    copy(loss_mask, out.loss_mask);
+    if (has_documents()) {
+      out.documents = tensor<std::int32_t>(shape{out.size()}, 0);
+      copy(documents, out.documents);
+    }
+    return out;
   }
 
   index_t valid_tokens() const {

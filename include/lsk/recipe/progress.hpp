@@ -13,11 +13,13 @@ namespace lsk::recipe {
 class progress_line {
  public:
   progress_line(std::string label, std::int64_t total, std::FILE* out = stdout)
-      : label_(std::move(label)), total_(total), out_(out), tty_(::isatty(::fileno(out)) == 1) {
+      : label_(std::move(label)), total_(total), out_(out), tty_(out != nullptr && ::isatty(::fileno(out)) == 1) {
     every_ = std::max<std::int64_t>(1, total / 10);
   }
 
+  // Writes nothing when constructed with a null `out`.
   void update(std::int64_t step, double loss, double lr, double tokens_per_second, double elapsed_seconds) {
+    if (out_ == nullptr) return;
     const double eta = step > 0 ? elapsed_seconds / double(step) * double(total_ - step) : 0.0;
     if (tty_) {
       constexpr int width = 24;

@@ -17,6 +17,11 @@
 // Resume: run() again with the same directory skips stages with done.json and
 // continues the current stage from its newest checkpoint; metric lines past the
 // checkpoint are dropped first, so the file reads as one uninterrupted run.
+// Data parallel (run_options::data_parallel): every rank calls run() with the
+// same plan, directory and data factory and its own backend and communicator;
+// each stage trains with lsk/train/trainer.hpp's data parallelism (the ranks
+// split every micro-batch's rows). Rank 0 alone writes the directory, logs,
+// and evaluates; the other ranks keep the same weights in memory.
 #pragma once
 
 #include <chrono>
@@ -24,6 +29,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,7 +60,8 @@ struct run_options {
   std::filesystem::path out_dir = "out";
   bool resume = true;
   std::FILE* log = stdout;
-  std::filesystem::path init_model;  // empty: the first stage starts from a seeded random init
+  std::filesystem::path init_model;                     // empty: the first stage starts from a seeded random init
+  std::optional<dist::any_communicator> data_parallel;  // the ranks that train together (empty: this one alone)
 };
 
 struct stage_result {
@@ -130,14 +137,18 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
                               const data_factory& make_data, const stage_evaluator& evaluate,
                               const run_options& options) {
   namespace fs = std::filesystem;
-  fs::create_directories(options.out_dir);
+  const bool writer = !options.data_parallel || options.data_parallel->rank() == 0;  // writes files and logs
+  std::FILE* const log = writer ? options.log : nullptr;
+  if (writer) fs::create_directories(options.out_dir);
   nlohmann::json plan_record = {{"name", plan.name}, {"seed", plan.seed}, {"model", plan.model}};
   if (plan.source.contains("stages")) plan_record["stages"] = plan.source["stages"];
   if (!options.init_model.empty()) plan_record["init"] = options.init_model.string();
   if (options.resume) detail::check_same_plan(options.out_dir / "plan.json", plan_record);
-  io::atomic_write(options.out_dir / "plan.json", [&](io::atomic_file& f) { f.write(plan_record.dump(1) + "\n"); });
   const fs::path metrics_path = options.out_dir / "metrics.jsonl";
-  if (!options.resume) fs::remove(metrics_path);
+  if (writer) {
+    io::atomic_write(options.out_dir / "plan.json", [&](io::atomic_file& f) { f.write(plan_record.dump(1) + "\n"); });
+    if (!options.resume) fs::remove(metrics_path);
+  }
 
   std::vector<stage_result> results;
   std::vector<std::string> finished;
@@ -152,8 +163,9 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
                          done.value("eval", nlohmann::json::object())});
       previous = model::load_hf_checkpoint<float>(stage_dir / "final");
       finished.push_back(stage.name);
-      std::fprintf(options.log, "%s: done earlier, loss %.4f -> %.4f\n", stage.name.c_str(), results.back().first_loss,
-                   results.back().last_loss);
+      if (log)
+        std::fprintf(log, "%s: done earlier, loss %.4f -> %.4f\n", stage.name.c_str(), results.back().first_loss,
+                     results.back().last_loss);
       continue;
     }
     // Weights and configuration at the start of the stage.
@@ -162,7 +174,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
       start = std::move(*previous);
     } else if (!options.init_model.empty()) {
       start = model::load_hf_checkpoint<float>(options.init_model);
-      std::fprintf(options.log, "%s: starting from %s\n", stage.name.c_str(), options.init_model.string().c_str());
+      if (log) std::fprintf(log, "%s: starting from %s\n", stage.name.c_str(), options.init_model.string().c_str());
     } else {
       start.config = config;
       start.weights = model::llama_weights<float>(config.model);
@@ -175,10 +187,10 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     start.config.rope = detail::apply_rope_change(stage, start.config.rope);
     start.config.model.max_position_embeddings =
         std::max(start.config.rope.max_position_embeddings, start.config.model.max_position_embeddings);
-    if (stage.rope != schedule::rope_change::none) {
-      std::fprintf(options.log, "%s: rope changed to %s, theta %.6g, max_position_embeddings %lld\n",
-                   stage.name.c_str(), std::string(position::name(start.config.rope.scaling)).c_str(),
-                   start.config.rope.theta, static_cast<long long>(start.config.model.max_position_embeddings));
+    if (stage.rope != schedule::rope_change::none && log) {
+      std::fprintf(log, "%s: rope changed to %s, theta %.6g, max_position_embeddings %lld\n", stage.name.c_str(),
+                   std::string(position::name(start.config.rope.scaling)).c_str(), start.config.rope.theta,
+                   static_cast<long long>(start.config.model.max_position_embeddings));
     }
     model::llama<float> m(start.config.model, std::move(start.weights));
     m.set_position_encoding(position::rope(start.config.rope),
@@ -191,20 +203,21 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     to.learning_rate = [lr = stage.lr](std::int64_t step) { return lr.lr(step); };
     to.checkpoint_dir = stage_dir / "checkpoints";
     to.checkpoint_every = stage.checkpoint_every;
+    to.data_parallel = options.data_parallel;
     train::trainer t(m, start.config, to);
-    if (options.resume && t.resume()) {
-      std::fprintf(options.log, "%s: resumed at step %lld\n", stage.name.c_str(),
-                   static_cast<long long>(t.steps_done()));
+    if (options.resume && t.resume() && log) {
+      std::fprintf(log, "%s: resumed at step %lld\n", stage.name.c_str(), static_cast<long long>(t.steps_done()));
     }
-    detail::truncate_metrics(metrics_path, finished, stage.name, t.steps_done());
+    if (writer) detail::truncate_metrics(metrics_path, finished, stage.name, t.steps_done());
     auto data = make_data(stage, plan.seed * 1000003u + si);
 
     stage_result r;
     r.name = stage.name;
     if (t.steps_done() > 0) r.first_loss = detail::first_logged_loss(metrics_path, stage.name);
-    progress_line bar(stage.name, stage.steps, options.log);
+    progress_line bar(stage.name, stage.steps, log);
     const auto stage_start = std::chrono::steady_clock::now();
-    std::ofstream metrics(metrics_path, std::ios::app);
+    std::ofstream metrics;
+    if (writer) metrics.open(metrics_path, std::ios::app);
     while (t.steps_done() < stage.steps) {
       const auto rec = t.step(be, [&](std::int64_t step, index_t micro) { return data->batch(step, micro); });
       if (rec.step == 1) r.first_loss = rec.loss;
@@ -214,16 +227,18 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
       nlohmann::json line = {{"stage", stage.name}, {"step", rec.step},           {"loss", rec.loss},
                              {"lr", rec.lr},        {"grad_norm", rec.grad_norm}, {"tokens", rec.tokens},
                              {"tokens_per_s", tps}, {"seq_len", stage.seq_len}};
-      metrics << line.dump() << "\n" << std::flush;
+      if (writer) metrics << line.dump() << "\n" << std::flush;
       bar.update(rec.step, rec.loss, rec.lr, tps, elapsed);
     }
     r.steps = stage.steps;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
-    model::save_hf_checkpoint(stage_dir / "final", start.config, m.weights);
-    r.eval = evaluate ? evaluate(m, start.config, stage) : nlohmann::json::object();
-    const nlohmann::json done = {{"stage", stage.name},      {"steps", r.steps},     {"first_loss", r.first_loss},
-                                 {"last_loss", r.last_loss}, {"seconds", r.seconds}, {"eval", r.eval}};
-    io::atomic_write(stage_dir / "done.json", [&](io::atomic_file& f) { f.write(done.dump(1) + "\n"); });
+    if (writer) {
+      model::save_hf_checkpoint(stage_dir / "final", start.config, m.weights);
+      r.eval = evaluate ? evaluate(m, start.config, stage) : nlohmann::json::object();
+      const nlohmann::json done = {{"stage", stage.name},      {"steps", r.steps},     {"first_loss", r.first_loss},
+                                   {"last_loss", r.last_loss}, {"seconds", r.seconds}, {"eval", r.eval}};
+      io::atomic_write(stage_dir / "done.json", [&](io::atomic_file& f) { f.write(done.dump(1) + "\n"); });
+    }
     results.push_back(r);
     finished.push_back(stage.name);
     previous = model::hf_checkpoint<float>{start.config, std::move(m.weights)};

@@ -11,13 +11,26 @@
 // Batches come from a callable batches(step, micro) -> token_batch that must
 // be a pure function of its arguments (and of state saved in the checkpoint),
 // so a resumed run sees the same data.
+// Data parallel (options.data_parallel, D ranks of a communicator, every rank
+// with the same weights and a trainer of its own): rank r trains on rows
+// [r R/D, (r+1) R/D) of each micro-batch of R rows (D must divide R); the
+// valid-token count and the loss are summed over ranks, and the gradients are
+// summed by a gradient_reducer (buckets all-reduced while the last micro-batch's
+// backward runs), so every rank takes the same step: the step of one rank on
+// the whole batch, up to the order of the gradient sums. Only rank 0 writes
+// checkpoints; every rank resumes from them.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <span>
 #include <vector>
 
+#include "lsk/dist/any_communicator.hpp"
+#include "lsk/dist/gradient_reducer.hpp"
 #include "lsk/model/llama.hpp"
 #include "lsk/optim/adamw.hpp"
 #include "lsk/optim/grad_clip.hpp"
@@ -33,6 +46,7 @@ struct trainer_options {
   std::function<double(std::int64_t step)> learning_rate;  // empty: adamw.lr
   std::filesystem::path checkpoint_dir;                    // empty: no checkpoints
   std::int64_t checkpoint_every = 0;                       // 0: only when asked
+  std::optional<dist::any_communicator> data_parallel;     // the ranks to train with (empty: this one alone)
 };
 
 struct step_record {
@@ -57,7 +71,17 @@ class trainer {
         grads_.push_back(g.view());
       });
     });
+    if (options_.data_parallel && options_.data_parallel->size() > 1)
+      reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(*options_.data_parallel,
+                                                                                         model_.grads);
   }
+
+  // This trainer's rank and the number of ranks (0 and 1 without data parallelism).
+  int rank() const { return options_.data_parallel ? options_.data_parallel->rank() : 0; }
+  int ranks() const { return options_.data_parallel ? options_.data_parallel->size() : 1; }
+
+  trainer(const trainer&) = delete;  // the gradient reducer refers to this trainer's communicator
+  trainer& operator=(const trainer&) = delete;
 
   std::int64_t steps_done() const { return step_; }
   rng& data_rng() { return rng_; }
@@ -70,15 +94,23 @@ class trainer {
     index_t valid = 0;
     for (index_t k = 0; k < options_.micro_batches; ++k) {
       micro.push_back(batches(step_, k));
+      if (ranks() > 1) micro.back() = rank_rows(micro.back(), k);
       valid += micro.back().valid_tokens();
     }
+    if (ranks() > 1) valid = static_cast<index_t>(sum_over_ranks(static_cast<double>(valid)));
     if (valid == 0) raise<config_error>("trainer: step ", step_ + 1, " has no loss-bearing tokens");
     model_.zero_grad();
     double loss = 0;
-    for (const auto& b : micro) {
-      loss += model_.forward(be, b, static_cast<double>(valid)).loss;
-      model_.backward(be);
+    for (std::size_t k = 0; k < micro.size(); ++k) {
+      loss += model_.forward(be, micro[k], static_cast<double>(valid)).loss;
+      if (reducer_ && k + 1 == micro.size()) {
+        model_.backward(be, 1.0, [&](const model::gradient_ready& r) { reducer_->ready(r); });
+        reducer_->finish();
+      } else {
+        model_.backward(be);
+      }
     }
+    if (ranks() > 1) loss = sum_over_ranks(loss);
     step_record r;
     r.grad_norm = optim::clip_grad_norm<B, float>(be, grads_, options_.max_grad_norm);
     r.lr = options_.learning_rate ? options_.learning_rate(step_) : options_.adamw.lr;
@@ -88,7 +120,8 @@ class trainer {
     r.loss = loss;
     r.tokens = valid;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!options_.checkpoint_dir.empty() && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0) {
+    if (!options_.checkpoint_dir.empty() && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 &&
+        rank() == 0) {
       save();
     }
     return r;
@@ -112,11 +145,26 @@ class trainer {
   }
 
  private:
+  // This rank's rows of micro-batch k.
+  model::token_batch rank_rows(const model::token_batch& b, index_t k) const {
+    if (b.batch % ranks() != 0) {
+      raise<config_error>("trainer: ", ranks(), " data-parallel ranks do not divide the ", b.batch,
+                          " sequences of micro-batch ", k, " of step ", step_ + 1);
+    }
+    const index_t rows = b.batch / ranks();
+    return b.rows(rank() * rows, rows);
+  }
+  double sum_over_ranks(double x) {
+    options_.data_parallel->all_reduce_sum(std::span<double>(&x, 1));
+    return x;
+  }
+
   model::llama<float>& model_;
   model::hf_config config_;
   trainer_options options_;
   optim::adamw<float> optimizer_;
   std::vector<tensor_view<float>> grads_;
+  std::unique_ptr<dist::gradient_reducer<dist::any_communicator, float>> reducer_;
   std::int64_t step_ = 0;
   rng rng_{0x5eed};
 };
