@@ -285,6 +285,7 @@ class sft_synthesizer {
   void make_recall(rng& r, chat_turn& turn) const {
     auto sentences = passage(r);
     const std::size_t facts = 1 + r.below(static_cast<std::uint32_t>(config_.recall_facts));
+    // No draw with a single phrasing, so plans without recall_phrasings keep their sample streams.
     const recall_phrasing& phrasing =
         config_.recall_phrasings.size() == 1 ? config_.recall_phrasings[0] : pick(r, config_.recall_phrasings);
     std::vector<std::string_view> names;
