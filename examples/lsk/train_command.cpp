@@ -1,9 +1,12 @@
 // lsk train --plan FILE --text PATH... [--heldout FILE] [--out DIR] [--tokenizer byte|FILE.model]
 //           [--attention naive|tiled] [--fresh] [--init MODEL_DIR] [--data-parallel N]
+//           [--context-parallel P]
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend; with
 // --data-parallel N, on N ranks (threads of this process, each with 1/N of the
 // OpenMP threads) that split every micro-batch's rows and sum their gradients
-// (lsk/train/trainer.hpp), rank 0 writing the output and evaluating. The
+// (lsk/train/trainer.hpp), rank 0 writing the output and evaluating; with
+// --context-parallel P, every sequence is split over P ranks too (N * P
+// threads; ring attention, lsk/attention/context_parallel.hpp). The
 // --text files (or directories of .txt files) are the corpus every data source
 // of the plan draws from (lsk/recipe/plan_data.hpp). After each stage, as the
 // plan's "eval" object asks (settings in evaluation.hpp):
@@ -41,7 +44,7 @@ struct train_args {
   std::string plan, out = "out/train", tokenizer = "byte", heldout, attention = "naive", init;
   std::vector<std::string> text;
   bool fresh = false;
-  int data_parallel = 1;
+  int data_parallel = 1, context_parallel = 1;
 };
 
 nlohmann::json default_model_json() {
@@ -200,22 +203,27 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
       a.attention == "tiled" ? lsk::attention::attention_kind::tiled : lsk::attention::attention_kind::naive;
   const auto make_data = lsk::recipe::make_plan_data(tok, corpus);
   std::vector<lsk::recipe::stage_result> results;
-  if (a.data_parallel <= 1) {
+  const int ranks = a.data_parallel * a.context_parallel;
+  if (ranks <= 1) {
     results = lsk::recipe::run(be, plan, config, make_data, evaluate, options);
   } else {
     int threads = 1;
 #if defined(_OPENMP)
-    threads = std::max(1, omp_get_max_threads() / a.data_parallel);
+    threads = std::max(1, omp_get_max_threads() / ranks);
 #endif
-    std::printf("data parallel: %d ranks (threads), %d OpenMP thread(s) each\n", a.data_parallel, threads);
-    lsk::dist::thread_world world(a.data_parallel, threads);
-    world.run([&](lsk::dist::thread_communicator& comm) {
+    std::printf(
+        "data parallel: %d rank(s), context parallel: %d rank(s) per sequence; %d threads, %d OpenMP "
+        "thread(s) each\n",
+        a.data_parallel, a.context_parallel, ranks, threads);
+    lsk::dist::thread_grid grid(a.data_parallel, a.context_parallel, threads);
+    grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator& context) {
       lsk::backends::cpu rank_backend;
       auto rank_options = options;
-      rank_options.data_parallel.emplace(comm);
+      rank_options.data_parallel.emplace(world);
+      if (a.context_parallel > 1) rank_options.context_parallel.emplace(context);
       auto r = lsk::recipe::run(rank_backend, plan, config, make_data,
-                                comm.rank() == 0 ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
-      if (comm.rank() == 0) results = std::move(r);
+                                world.rank() == 0 ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
+      if (world.rank() == 0) results = std::move(r);
     });
   }
   std::string summary = "\n| stage | steps | loss first | loss last | seconds |\n|---|---|---|---|---|\n";
@@ -257,6 +265,10 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--data-parallel", args->data_parallel,
                   "train on N data-parallel ranks (threads) that split each micro-batch's sequences")
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--context-parallel", args->context_parallel,
+                  "split every sequence over P ranks (threads; ring attention); sequence lengths must be multiples "
+                  "of 2P")
       ->check(CLI::Range(1, 64));
   cmd->callback([args] {
     lsk::cli::with_tokenizer(args->tokenizer, "--tokenizer", [&](auto tok) { run_train(*args, std::move(tok)); });

@@ -74,31 +74,36 @@ if train.returncode != 0:
     print("check_train_eval_cli: lsk train failed")
     sys.exit(1)
 
-# The same plan on 2 data-parallel ranks: the same loss at every step, up to the
-# order of the gradient sums (evaluation is skipped here: a plan without "eval").
+# The same plan on 2 data-parallel ranks, and with every sequence split over 2
+# context-parallel ranks (ring attention): the same loss at every step, up to the
+# order of the sums (evaluation is skipped here: a plan without "eval").
 no_eval_path = os.path.join(work, "no_eval.json")
 with open(no_eval_path, "w") as f:
     json.dump({k: v for k, v in plan.items() if k != "eval"}, f)
 metric_runs = {}
-for ranks in (1, 2):
-    d = os.path.join(work, f"dp{ranks}")
+layouts = {"one rank": [], "--data-parallel 2": ["--data-parallel", "2"],
+           "--context-parallel 2": ["--context-parallel", "2"]}
+for name, flags in layouts.items():
+    d = os.path.join(work, name.strip("-").replace(" ", "_"))
     r = run(["train", "--plan", no_eval_path, "--text", *text, "--tokenizer", "byte", "--attention", "tiled",
-             "--out", d, "--fresh", "--data-parallel", str(ranks)])
-    check(r.returncode == 0, f"--data-parallel {ranks}: {r.stderr[-2000:]}")
+             "--out", d, "--fresh", *flags])
+    check(r.returncode == 0, f"{name}: {r.stderr[-2000:]}")
     with open(os.path.join(d, "metrics.jsonl")) as f:
-        metric_runs[ranks] = [json.loads(line) for line in f]
-check(len(metric_runs[1]) == sum(s["steps"] for s in stages) and len(metric_runs[2]) == len(metric_runs[1]),
-      f"data-parallel metrics lines: {len(metric_runs[1])}, {len(metric_runs[2])}")
+        metric_runs[name] = [json.loads(line) for line in f]
+    check(len(metric_runs[name]) == sum(s["steps"] for s in stages), f"{name}: {len(metric_runs[name])} metrics lines")
 # The first 20 steps agree closely; later the runs drift apart as training
 # amplifies the different rounding, but each stage ends at the same loss level.
-early = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(metric_runs[1][:20], metric_runs[2][:20]))
-print(f"--data-parallel 2 vs 1: largest relative loss difference over the first 20 steps {early:.2e}")
-check(early < 1e-5, f"--data-parallel 2 differs from 1 rank in the first 20 steps: {early}")
-for s in stages:
-    tail = max(1, s["steps"] // 4)
-    ends = [sum(m["loss"] for m in metric_runs[r] if m["stage"] == s["name"] and m["step"] > s["steps"] - tail) / tail
-            for r in (1, 2)]
-    check(abs(ends[0] - ends[1]) / ends[0] < 0.05, f"{s['name']}: final losses {ends} with 1 and 2 ranks")
+one = metric_runs["one rank"]
+for name in list(layouts)[1:]:
+    other = metric_runs[name]
+    early = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(one[:20], other[:20]))
+    print(f"{name} vs one rank: largest relative loss difference over the first 20 steps {early:.2e}")
+    check(early < 1e-5, f"{name} differs from one rank in the first 20 steps: {early}")
+    for s in stages:
+        tail = max(1, s["steps"] // 4)
+        ends = [sum(m["loss"] for m in run_ if m["stage"] == s["name"] and m["step"] > s["steps"] - tail) / tail
+                for run_ in (one, other)]
+        check(abs(ends[0] - ends[1]) / ends[0] < 0.05, f"{s['name']}: final losses {ends}, one rank and {name}")
 
 # Every stage: final weights, checkpoints, done.json with its evaluation, needle heatmap.
 for s in stages:

@@ -2,7 +2,8 @@
 // in-process thread communicator, ring attention (zigzag context parallelism)
 // against the single-rank tiled attention for P = 2, 3, 4, 8, and data-parallel
 // gradient all-reduce against one rank on the whole batch, and the bucketed,
-// overlapped gradient reducer against the per-tensor all-reduce.
+// overlapped gradient reducer against the per-tensor all-reduce; the model under
+// context parallelism (sharded sequences, ring attention) against one rank.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -12,10 +13,12 @@
 #include "lsk/attention/ring.hpp"
 #include "lsk/attention/tiled.hpp"
 #include "lsk/backends/cpu/backend.hpp"
+#include "lsk/dist/any_communicator.hpp"
 #include "lsk/dist/communicator.hpp"
 #include "lsk/dist/data_parallel.hpp"
 #include "lsk/dist/gradient_reducer.hpp"
 #include "lsk/dist/thread_communicator.hpp"
+#include "lsk/model/context_shard.hpp"
 #include "lsk/model/llama.hpp"
 #include "lsk/position/rope.hpp"
 #include "lsk/testing/random.hpp"
@@ -309,5 +312,85 @@ TEST_CASE("gradient reducer: misuse is an error that says what", "[dist][data_pa
     CHECK_THROWS_WITH(reducer.ready({lsk::model::gradient_ready::part::embedding, 0}), Catch::Contains("out of order"));
     CHECK_THROWS_WITH((dist::gradient_reducer<dist::thread_communicator, float>(comm, m.grads, {.bucket_elements = 0})),
                       Catch::Contains("bucket_elements"));
+  });
+}
+
+TEST_CASE("context-parallel model over P = 1, 2, 3 ranks equals one rank on whole sequences",
+          "[dist][context_parallel]") {
+  const index_t len = 24;
+  lsk::rng g(9);
+  lsk::model::token_batch whole(2, len);
+  for (index_t i = 0; i < whole.size(); ++i) {
+    whole.tokens(i) = static_cast<std::int32_t>(g.below(19));
+    whole.targets(i) = static_cast<std::int32_t>(g.below(19));
+  }
+  whole.loss_mask(5) = 0;
+  whole.loss_mask(30) = 0;
+  const bool documents = GENERATE(false, true);
+  if (documents) {  // positions restart per document, and no attention across documents
+    const std::vector<index_t> first{7, 10, 7}, second{13, 11};
+    whole.set_documents(0, first);
+    whole.set_documents(1, second);
+  }
+  auto make = [] { return small_model(19, 2, false, 21); };
+  lsk::backends::cpu be;
+  auto single = make();
+  const double loss = single.forward(be, whole).loss;
+  single.backward(be);
+  const std::vector<float> logits(single.logits().values().begin(), single.logits().values().end());
+  const std::vector<float> expected = flat_grads(single);
+
+  const int ranks = GENERATE(1, 2, 3);
+  CAPTURE(documents, ranks);
+  std::vector<std::vector<float>> reduced(static_cast<std::size_t>(ranks));
+  std::vector<double> losses(static_cast<std::size_t>(ranks));
+  std::vector<float> gathered(logits.size(), 0.0f);
+  dist::thread_world world(ranks);
+  world.run([&](dist::thread_communicator& comm) {
+    dist::any_communicator any(comm);
+    auto m = make();
+    m.set_context_parallel(&any);
+    const auto shard = lsk::model::context_shard(whole, comm.rank(), ranks);
+    const double global = dist::all_reduce_count(any, double(shard.valid_tokens()));
+    lsk::backends::cpu local;
+    const auto r = m.forward(local, shard, global);
+    losses[static_cast<std::size_t>(comm.rank())] = r.loss;
+    m.backward(local);
+    dist::all_reduce_gradients(any, m.grads);
+    reduced[static_cast<std::size_t>(comm.rank())] = flat_grads(m);
+    // This rank's logits back in their places in the whole batch.
+    const index_t vocab = 19, shard_len = len / ranks;
+    const att::ring_shape rs{len, 1, 1, vocab, ranks};
+    for (index_t b = 0; b < whole.batch; ++b) {
+      att::zigzag_unshard<float>(
+          rs, comm.rank(),
+          std::span<const float>(m.logits().data() + b * shard_len * vocab,
+                                 static_cast<std::size_t>(shard_len * vocab)),
+          std::span<float>(gathered.data() + b * len * vocab, static_cast<std::size_t>(len * vocab)));
+    }
+  });
+  double loss_sum = 0;
+  for (double l : losses) loss_sum += l;
+  CHECK(loss_sum == Approx(loss).epsilon(1e-6));
+  CHECK(max_rel(gathered, logits) <= 1e-5);
+  for (int r = 1; r < ranks; ++r) CHECK(reduced[static_cast<std::size_t>(r)] == reduced[0]);
+  CHECK(max_rel(reduced[0], expected) <= 1e-5);
+}
+
+TEST_CASE("context parallelism: shapes that do not split are errors that say so", "[dist][context_parallel]") {
+  lsk::model::token_batch b(1, 10);
+  CHECK_THROWS_WITH(lsk::model::context_shard(b, 0, 2),
+                    Catch::Contains("10 tokens do not split over 2 context-parallel ranks") &&
+                        Catch::Contains("multiple of 2 * ranks = 4"));
+  CHECK_THROWS_WITH(lsk::model::context_shard(b, 2, 2), Catch::Contains("rank 2 of 2 ranks"));
+  dist::thread_world world(1);
+  world.run([&](dist::thread_communicator& comm) {
+    dist::any_communicator any(comm);
+    auto m = small_model(19, 1, true, 5);
+    m.set_context_parallel(&any);
+    lsk::backends::cpu be;
+    auto cache = m.make_cache(8);
+    const std::vector<std::int32_t> prompt{1, 2};
+    CHECK_THROWS_WITH(m.decode(be, prompt, cache), Catch::Contains("not with context parallelism"));
   });
 }

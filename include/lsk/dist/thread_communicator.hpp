@@ -9,11 +9,16 @@
 // other's buffers, and meet again before anyone reuses them. all_reduce_sum
 // adds in rank order (every rank computes the same sum, bitwise).
 // Each rank thread runs OpenMP regions with `threads_per_rank` threads.
+// thread_grid(D, P) runs D data groups of P context ranks: f(world, context)
+// on D * P threads, world rank d P + p and rank p of group d's own
+// communicator (context parallelism inside data parallelism, as the trainer
+// wants it); a failure on any rank fails every communicator of the grid.
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string_view>
@@ -43,6 +48,10 @@ class thread_world {
   template <class F>
   void run(F&& f);
 
+  // Ranks waiting in `other` are woken with an error when this world fails,
+  // and run() resets `other` with this world (other must outlive this world).
+  void link(thread_world& other) { linked_.push_back(&other); }
+
  private:
   friend class thread_communicator;
   struct slot {
@@ -65,9 +74,17 @@ class thread_world {
     if (failed_ && generation_ == gen) raise<error>("thread_world: another rank failed");
   }
   void fail() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    failed_ = true;
-    cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      failed_ = true;
+      cv_.notify_all();
+    }
+    for (thread_world* w : linked_) w->fail();
+  }
+  void reset() {
+    failed_ = false;
+    arrived_ = 0;
+    for (thread_world* w : linked_) w->reset();
   }
 
   int size_, threads_per_rank_;
@@ -77,6 +94,7 @@ class thread_world {
   int arrived_ = 0;
   std::size_t generation_ = 0;
   bool failed_ = false;
+  std::vector<thread_world*> linked_;
 };
 
 class thread_communicator {
@@ -152,8 +170,7 @@ void thread_world::run(F&& f) {
   std::vector<std::thread> threads;
   std::exception_ptr first;  // the first failure in time, not a follower's "another rank failed"
   std::mutex first_mutex;
-  failed_ = false;
-  arrived_ = 0;
+  reset();
   for (int r = 0; r < size_; ++r) {
     threads.emplace_back([this, r, &f, &first, &first_mutex] {
 #if defined(_OPENMP)
@@ -174,5 +191,34 @@ void thread_world::run(F&& f) {
   for (auto& t : threads) t.join();
   if (first) std::rethrow_exception(first);
 }
+
+class thread_grid {
+ public:
+  thread_grid(int data_groups, int context_ranks, int threads_per_rank = 1)
+      : context_ranks_(context_ranks), world_(data_groups * context_ranks, threads_per_rank) {
+    if (data_groups <= 0 || context_ranks <= 0) {
+      raise<error>("thread_grid: ", data_groups, " data groups of ", context_ranks, " context ranks");
+    }
+    for (int d = 0; d < data_groups; ++d) {
+      groups_.push_back(std::make_unique<thread_world>(context_ranks, threads_per_rank));
+      world_.link(*groups_.back());
+    }
+  }
+
+  // f(thread_communicator& world, thread_communicator& context) on every rank.
+  template <class F>
+  void run(F&& f) {
+    world_.run([&](thread_communicator& world) {
+      thread_communicator context(*groups_[static_cast<std::size_t>(world.rank() / context_ranks_)],
+                                  world.rank() % context_ranks_);
+      f(world, context);
+    });
+  }
+
+ private:
+  int context_ranks_;
+  thread_world world_;
+  std::vector<std::unique_ptr<thread_world>> groups_;
+};
 
 }  // namespace lsk::dist

@@ -18,12 +18,17 @@
 // sequence length; tiled (lsk/attention/tiled.hpp) keeps the log-sum-exp, so
 // a training step's activations are linear in length. Packed sequences:
 // token_batch::documents, when set, masks attention across documents.
+// Context parallelism: after set_context_parallel(&comm), forward/backward take
+// this rank's zigzag shard of every sequence (lsk/model/context_shard.hpp) and
+// attention runs as ring attention over comm (lsk/attention/context_parallel.hpp);
+// every rank of comm must make the same calls. decode() does not shard.
 #pragma once
 
 #include <cmath>
 #include <span>
 #include <vector>
 
+#include "lsk/attention/context_parallel.hpp"
 #include "lsk/attention/naive.hpp"
 #include "lsk/attention/tiled.hpp"
 #include "lsk/model/gradient_ready.hpp"
@@ -56,6 +61,10 @@ class llama {
   void set_position_encoding(const P& encoding, index_t rows) {
     rotary = position::make_rope_table<T>(encoding, rows);
   }
+
+  // Ranks that share each sequence in forward/backward (nullptr: none; not owned).
+  void set_context_parallel(dist::any_communicator* comm) { context_ = comm; }
+  dist::any_communicator* context_parallel() const { return context_; }
 
   void enable_training() {
     if (grads.layers.empty()) grads = llama_weights<T>(config, T(0));
@@ -114,6 +123,7 @@ class llama {
   const tensor<T>& decode(B& be, std::span<const std::int32_t> tokens, kv_cache& cache) {
     const auto n = static_cast<index_t>(tokens.size());
     if (n == 0) raise<shape_error>("llama decode: no tokens");
+    if (context_ != nullptr) raise<config_error>("llama decode: not with context parallelism (set_context_parallel)");
     if (cache.length + n > cache.capacity()) {
       raise<shape_error>("llama decode: ", cache.length + n, " tokens exceed the cache capacity ", cache.capacity());
     }
@@ -251,7 +261,9 @@ class llama {
   // Calls f with the configured attention (an lsk::Attention).
   template <class F>
   void with_attention(F&& f) const {
-    if (config.attention == attention::attention_kind::tiled) {
+    if (context_ != nullptr) {
+      f(attention::context_parallel_attention{context_});
+    } else if (config.attention == attention::attention_kind::tiled) {
       f(attention::tiled_attention{});
     } else {
       f(attention::naive_attention{});
@@ -311,7 +323,10 @@ class llama {
   void allocate(const token_batch& b) {
     const index_t n = b.size(), d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
     const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
-    if (allocated_tokens_ == n && allocated_seq_ == b.seq_len && allocated_attention_ == config.attention) return;
+    if (allocated_tokens_ == n && allocated_seq_ == b.seq_len && allocated_attention_ == config.attention &&
+        allocated_context_ == context_)
+      return;
+    allocated_context_ = context_;
     allocated_tokens_ = n;
     allocated_seq_ = b.seq_len;
     allocated_attention_ = config.attention;
@@ -338,6 +353,8 @@ class llama {
   const token_batch* batch_ = nullptr;
   index_t allocated_tokens_ = -1, allocated_seq_ = -1;
   attention::attention_kind allocated_attention_ = attention::attention_kind::naive;
+  dist::any_communicator* allocated_context_ = nullptr;
+  dist::any_communicator* context_ = nullptr;
 };
 
 }  // namespace lsk::model

@@ -22,6 +22,10 @@
 // each stage trains with lsk/train/trainer.hpp's data parallelism (the ranks
 // split every micro-batch's rows). Rank 0 alone writes the directory, logs,
 // and evaluates; the other ranks keep the same weights in memory.
+// Context parallel (run_options::context_parallel, with data_parallel the
+// communicator of all ranks): each stage trains with the trainer's context
+// parallelism (every sequence split over the P ranks of a data group, ring
+// attention); evaluation is rank 0's, on whole sequences.
 #pragma once
 
 #include <chrono>
@@ -60,8 +64,9 @@ struct run_options {
   std::filesystem::path out_dir = "out";
   bool resume = true;
   std::FILE* log = stdout;
-  std::filesystem::path init_model;                     // empty: the first stage starts from a seeded random init
-  std::optional<dist::any_communicator> data_parallel;  // the ranks that train together (empty: this one alone)
+  std::filesystem::path init_model;                        // empty: the first stage starts from a seeded random init
+  std::optional<dist::any_communicator> data_parallel;     // the ranks that train together (empty: this one alone)
+  std::optional<dist::any_communicator> context_parallel;  // the ranks that share each sequence (trainer.hpp)
 };
 
 struct stage_result {
@@ -204,6 +209,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     to.checkpoint_dir = stage_dir / "checkpoints";
     to.checkpoint_every = stage.checkpoint_every;
     to.data_parallel = options.data_parallel;
+    to.context_parallel = options.context_parallel;
     train::trainer t(m, start.config, to);
     if (options.resume && t.resume() && log) {
       std::fprintf(log, "%s: resumed at step %lld\n", stage.name.c_str(), static_cast<long long>(t.steps_done()));

@@ -19,6 +19,16 @@
 // backward runs), so every rank takes the same step: the step of one rank on
 // the whole batch, up to the order of the gradient sums. Only rank 0 writes
 // checkpoints; every rank resumes from them.
+// Context parallel (options.context_parallel, P ranks that share each
+// sequence): data_parallel is then the communicator of all D * P ranks, whose
+// ranks d P .. d P + P - 1 form data group d with context ranks 0 .. P-1 (a
+// separate communicator, because the gradient all-reduce may run on a worker
+// thread while ring attention runs). Group d takes rows [d R/D, (d+1) R/D) of
+// each micro-batch, and context rank p keeps its zigzag shard of every row
+// (lsk/model/context_shard.hpp); forward/backward run the model's ring
+// attention over context_parallel (set only for the step). Counts, losses and
+// gradients are summed over all D * P ranks, so every rank again takes the
+// step of one rank on the whole batch.
 #pragma once
 
 #include <chrono>
@@ -31,6 +41,7 @@
 
 #include "lsk/dist/any_communicator.hpp"
 #include "lsk/dist/gradient_reducer.hpp"
+#include "lsk/model/context_shard.hpp"
 #include "lsk/model/llama.hpp"
 #include "lsk/optim/adamw.hpp"
 #include "lsk/optim/grad_clip.hpp"
@@ -47,6 +58,7 @@ struct trainer_options {
   std::filesystem::path checkpoint_dir;                    // empty: no checkpoints
   std::int64_t checkpoint_every = 0;                       // 0: only when asked
   std::optional<dist::any_communicator> data_parallel;     // the ranks to train with (empty: this one alone)
+  std::optional<dist::any_communicator> context_parallel;  // the ranks that share each sequence (empty: none)
 };
 
 struct step_record {
@@ -71,6 +83,7 @@ class trainer {
         grads_.push_back(g.view());
       });
     });
+    check_context_parallel();
     if (options_.data_parallel && options_.data_parallel->size() > 1)
       reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(*options_.data_parallel,
                                                                                          model_.grads);
@@ -79,6 +92,8 @@ class trainer {
   // This trainer's rank and the number of ranks (0 and 1 without data parallelism).
   int rank() const { return options_.data_parallel ? options_.data_parallel->rank() : 0; }
   int ranks() const { return options_.data_parallel ? options_.data_parallel->size() : 1; }
+  // Ranks sharing each sequence (1 without context parallelism).
+  int context_ranks() const { return options_.context_parallel ? options_.context_parallel->size() : 1; }
 
   trainer(const trainer&) = delete;  // the gradient reducer refers to this trainer's communicator
   trainer& operator=(const trainer&) = delete;
@@ -94,11 +109,12 @@ class trainer {
     index_t valid = 0;
     for (index_t k = 0; k < options_.micro_batches; ++k) {
       micro.push_back(batches(step_, k));
-      if (ranks() > 1) micro.back() = rank_rows(micro.back(), k);
+      if (ranks() > 1) micro.back() = rank_share(micro.back(), k);
       valid += micro.back().valid_tokens();
     }
     if (ranks() > 1) valid = static_cast<index_t>(sum_over_ranks(static_cast<double>(valid)));
     if (valid == 0) raise<config_error>("trainer: step ", step_ + 1, " has no loss-bearing tokens");
+    const context_scope sharded(model_, context_ranks() > 1 ? &*options_.context_parallel : nullptr);
     model_.zero_grad();
     double loss = 0;
     for (std::size_t k = 0; k < micro.size(); ++k) {
@@ -145,14 +161,42 @@ class trainer {
   }
 
  private:
-  // This rank's rows of micro-batch k.
-  model::token_batch rank_rows(const model::token_batch& b, index_t k) const {
-    if (b.batch % ranks() != 0) {
-      raise<config_error>("trainer: ", ranks(), " data-parallel ranks do not divide the ", b.batch,
+  // Sets the model's context-parallel communicator for one step.
+  struct context_scope {
+    context_scope(model::llama<float>& m, dist::any_communicator* comm) : model(m) { model.set_context_parallel(comm); }
+    ~context_scope() { model.set_context_parallel(nullptr); }
+    context_scope(const context_scope&) = delete;
+    context_scope& operator=(const context_scope&) = delete;
+    model::llama<float>& model;
+  };
+
+  void check_context_parallel() const {
+    if (context_ranks() <= 1) return;
+    const int p = context_ranks();
+    if (!options_.data_parallel || ranks() % p != 0 || rank() % p != options_.context_parallel->rank()) {
+      raise<config_error>("trainer: context parallelism over ", p,
+                          " ranks needs data_parallel to be the communicator of all ranks, with ranks d * ", p,
+                          " + p forming data group d (this rank: ", rank(), " of ", ranks(), ", context rank ",
+                          options_.context_parallel->rank(), ")");
+    }
+  }
+
+  // This rank's share of micro-batch k: its data group's rows, and of each its
+  // context rank's zigzag shard.
+  model::token_batch rank_share(const model::token_batch& b, index_t k) const {
+    const int p = context_ranks(), groups = ranks() / p;
+    if (b.batch % groups != 0) {
+      raise<config_error>("trainer: ", groups, " data-parallel ranks do not divide the ", b.batch,
                           " sequences of micro-batch ", k, " of step ", step_ + 1);
     }
-    const index_t rows = b.batch / ranks();
-    return b.rows(rank() * rows, rows);
+    const index_t rows = b.batch / groups;
+    model::token_batch mine = groups > 1 ? b.rows((rank() / p) * rows, rows) : b;
+    if (p == 1) return mine;
+    if (b.seq_len % (2 * p) != 0) {
+      raise<config_error>("trainer: ", p, " context-parallel ranks need sequence lengths that are multiples of ", 2 * p,
+                          "; micro-batch ", k, " of step ", step_ + 1, " has ", b.seq_len, " tokens");
+    }
+    return model::context_shard(mine, options_.context_parallel->rank(), p);
   }
   double sum_over_ranks(double x) {
     options_.data_parallel->all_reduce_sum(std::span<double>(&x, 1));
