@@ -1,12 +1,16 @@
 // lsk train --plan FILE --text PATH... [--heldout FILE] [--out DIR] [--tokenizer byte|FILE.model]
 //           [--attention naive|tiled] [--fresh] [--init MODEL_DIR] [--data-parallel N]
-//           [--context-parallel P]
+//           [--context-parallel P] [--launcher threads|mpi]
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend; with
 // --data-parallel N, on N ranks (threads of this process, each with 1/N of the
 // OpenMP threads) that split every micro-batch's rows and sum their gradients
 // (lsk/train/trainer.hpp), rank 0 writing the output and evaluating; with
 // --context-parallel P, every sequence is split over P ranks too (N * P
-// threads; ring attention, lsk/attention/context_parallel.hpp). The
+// threads; ring attention, lsk/attention/context_parallel.hpp). With
+// --launcher mpi (lsk built with MPI), the ranks are the processes of
+// `mpirun -np N lsk train ...` on one host or many: N / P data groups of P
+// context-parallel ranks (--data-parallel, when given, must be N / P); rank 0
+// prints, writes and evaluates; an error on one rank aborts the job. The
 // --text files (or directories of .txt files) are the corpus every data source
 // of the plan draws from (lsk/recipe/plan_data.hpp). After each stage, as the
 // plan's "eval" object asks (settings in evaluation.hpp):
@@ -36,6 +40,9 @@
 #include "evaluation.hpp"
 #include "lsk/backends/cpu/backend.hpp"
 #include "lsk/dist/thread_communicator.hpp"
+#if defined(LSK_CLI_HAS_MPI)
+#include "lsk/dist/mpi_communicator.hpp"
+#endif
 #include "lsk/recipe/plan_data.hpp"
 #include "lsk/recipe/text_corpus.hpp"
 
@@ -44,7 +51,14 @@ struct train_args {
   std::string plan, out = "out/train", tokenizer = "byte", heldout, attention = "naive", init;
   std::vector<std::string> text;
   bool fresh = false;
-  int data_parallel = 1, context_parallel = 1;
+  int data_parallel = 0, context_parallel = 1;  // data_parallel 0: not given (1 with threads, N / P with MPI)
+  std::string launcher = "threads";
+};
+
+// The ranks this process trains with when launched by mpirun (empty otherwise).
+struct mpi_ranks {
+  std::optional<lsk::dist::any_communicator> world, context;
+  bool overlap = true;  // MPI gave MPI_THREAD_MULTIPLE: the gradient all-reduce may run on a worker thread
 };
 
 nlohmann::json default_model_json() {
@@ -106,7 +120,7 @@ void check_synl_heldout(const lsk::schedule::recipe_plan& plan, std::uint64_t se
 }
 
 template <lsk::Tokenizer Tok>
-void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
+void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const mpi_ranks& mpi) {
   const auto plan = lsk::schedule::parse_plan(lsk::position::load_json_file(a.plan), a.plan);
   lsk::recipe::validate_plan_data(plan, a.plan);  // every stage's data config, before any training
   nlohmann::json model_json = default_model_json();
@@ -203,8 +217,17 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
       a.attention == "tiled" ? lsk::attention::attention_kind::tiled : lsk::attention::attention_kind::naive;
   const auto make_data = lsk::recipe::make_plan_data(tok, corpus);
   std::vector<lsk::recipe::stage_result> results;
-  const int ranks = a.data_parallel * a.context_parallel;
-  if (ranks <= 1) {
+  const int ranks = std::max(a.data_parallel, 1) * a.context_parallel;
+  if (mpi.world) {
+    auto rank_options = options;
+    rank_options.data_parallel = mpi.world;
+    rank_options.context_parallel = mpi.context;
+    rank_options.overlap_gradient_reduction = mpi.overlap;
+    const bool first = mpi.world->rank() == 0;
+    results =
+        lsk::recipe::run(be, plan, config, make_data, first ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
+    if (!first) return;
+  } else if (ranks <= 1) {
     results = lsk::recipe::run(be, plan, config, make_data, evaluate, options);
   } else {
     int threads = 1;
@@ -214,8 +237,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
     std::printf(
         "data parallel: %d rank(s), context parallel: %d rank(s) per sequence; %d threads, %d OpenMP "
         "thread(s) each\n",
-        a.data_parallel, a.context_parallel, ranks, threads);
-    lsk::dist::thread_grid grid(a.data_parallel, a.context_parallel, threads);
+        std::max(a.data_parallel, 1), a.context_parallel, ranks, threads);
+    lsk::dist::thread_grid grid(std::max(a.data_parallel, 1), a.context_parallel, threads);
     grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator& context) {
       lsk::backends::cpu rank_backend;
       auto rank_options = options;
@@ -248,6 +271,42 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok) {
   lsk::io::atomic_write(report_path, [&](lsk::io::atomic_file& f) { f.write("# " + plan.name + "\n" + tables); });
   std::printf("report: %s\n", report_path.string().c_str());
 }
+void train(const train_args& a) {
+  const auto run_with = [&](const mpi_ranks& mpi) {
+    lsk::cli::with_tokenizer(a.tokenizer, "--tokenizer", [&](auto tok) { run_train(a, std::move(tok), mpi); });
+  };
+  if (a.launcher != "mpi") return run_with({});
+#if defined(LSK_CLI_HAS_MPI)
+  lsk::dist::mpi_environment env(lsk::dist::mpi_threads::multiple);
+  lsk::dist::mpi_communicator world;
+  const int n = world.size(), p = a.context_parallel;
+  if (n % p != 0 || (a.data_parallel > 0 && a.data_parallel * p != n)) {
+    lsk::raise<lsk::config_error>("--launcher mpi: ", n, " processes do not form ",
+                                  a.data_parallel > 0 ? std::to_string(a.data_parallel) : std::string("whole"),
+                                  " data group(s) of --context-parallel ", p, " ranks");
+  }
+  auto context = world.split(world.rank() / p, world.rank());
+  if (world.rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+    lsk::raise<lsk::error>("--launcher mpi: cannot silence rank ", world.rank(), "'s output");
+  if (world.rank() == 0) {
+    std::printf("mpi: %d processes, %d data group(s) of %d context-parallel rank(s)%s\n", n, n / p, p,
+                env.multiple_threads() ? "" : "; MPI_THREAD_MULTIPLE not available, gradients reduced after backward");
+  }
+  mpi_ranks ranks;
+  ranks.world.emplace(world);
+  if (p > 1) ranks.context.emplace(context);
+  ranks.overlap = env.multiple_threads();
+  try {
+    run_with(ranks);
+  } catch (const std::exception& e) {
+    if (n == 1) throw;
+    std::fprintf(stderr, "error on rank %d: %s\n", world.rank(), e.what());
+    MPI_Abort(MPI_COMM_WORLD, 1);  // the other ranks may be waiting in a collective
+  }
+#else
+  lsk::raise<lsk::config_error>("--launcher mpi: this lsk was built without MPI (install libopenmpi-dev and rebuild)");
+#endif
+}
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -270,7 +329,9 @@ void add_train_command(CLI::App& app) {
                   "split every sequence over P ranks (threads; ring attention); sequence lengths must be multiples "
                   "of 2P")
       ->check(CLI::Range(1, 64));
-  cmd->callback([args] {
-    lsk::cli::with_tokenizer(args->tokenizer, "--tokenizer", [&](auto tok) { run_train(*args, std::move(tok)); });
-  });
+  cmd->add_option("--launcher", args->launcher,
+                  "threads: the ranks are threads of this process; mpi: the processes of mpirun (each prints "
+                  "nothing but rank 0)")
+      ->check(CLI::IsMember({"threads", "mpi"}));
+  cmd->callback([args] { train(*args); });
 }

@@ -2,7 +2,8 @@
 // every rank builds the same random problem, runs the zigzag ring attention on
 // its shard and compares out, lse, dq, dk, dv with the single-process tiled
 // attention (1e-5 relative, f32), plain causal and document-masked; then
-// checks the gradient all-reduce and send_recv of the MPI communicator.
+// checks the gradient all-reduce and send_recv of the MPI communicator, and
+// split() into groups.
 // Exit status 0 when every rank passes.
 #include <cmath>
 #include <cstdio>
@@ -95,12 +96,31 @@ int check_collectives(lsk::dist::mpi_communicator& comm) {
 }
 }  // namespace
 
+// split(): groups by color, ranks ordered by key, collectives inside a group only.
+int check_split(lsk::dist::mpi_communicator& comm) {
+  int failed = 0;
+  const int r = comm.rank(), n = comm.size();
+  auto alone = comm.split(r, 0);
+  auto reversed = comm.split(0, -r);
+  if (alone.size() != 1 || alone.rank() != 0) ++failed;
+  if (reversed.size() != n || reversed.rank() != n - 1 - r) ++failed;
+  double x = r + 1;
+  alone.all_reduce_sum(std::span<double>(&x, 1));
+  if (x != r + 1) ++failed;
+  double y = r + 1;
+  reversed.all_reduce_sum(std::span<double>(&y, 1));
+  if (y != n * (n + 1) / 2.0) ++failed;
+  if (failed) std::fprintf(stderr, "rank %d: split: %d checks failed\n", r, failed);
+  return failed;
+}
+
 int main(int argc, char** argv) {
   lsk::dist::mpi_environment env(argc, argv);
   int failed = 0;
   try {
     lsk::dist::mpi_communicator comm;
     failed += check_collectives(comm);
+    failed += check_split(comm);
     failed += check_ring(comm, 37, 4, 2, 64, false);
     failed += check_ring(comm, 29, 8, 1, 32, true);
     failed = static_cast<int>(lsk::dist::all_reduce_count(comm, double(failed)));

@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "lsk/core/error.hpp"
 #include "lsk/dist/communicator.hpp"
@@ -47,27 +48,43 @@ inline MPI_Datatype type_of<double>() {
 }
 }  // namespace mpi_detail
 
-// Initialises MPI (threads: MPI_THREAD_FUNNELED, only the main thread calls
-// MPI) unless already initialised, and finalises it on destruction.
+// Initialises MPI unless already initialised, and finalises it on destruction.
+// Thread support: MPI_THREAD_FUNNELED by default (only the main thread calls
+// MPI); mpi_threads::multiple asks for MPI_THREAD_MULTIPLE, which the trainer's
+// overlapped gradient reduction needs (a worker thread all-reduces while the
+// main thread runs ring attention); multiple_threads() says whether MPI gave it.
+enum class mpi_threads { funneled, multiple };
+
 class mpi_environment {
  public:
-  mpi_environment(int& argc, char**& argv) {
-    int initialised = 0;
-    MPI_Initialized(&initialised);
-    if (!initialised) {
-      int provided = 0;
-      mpi_detail::check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
-      owns_ = true;
-    }
+  explicit mpi_environment(int& argc, char**& argv, mpi_threads threads = mpi_threads::funneled) {
+    init(&argc, &argv, threads);
   }
+  // Without the program's arguments (MPI-2 allows null).
+  explicit mpi_environment(mpi_threads threads = mpi_threads::funneled) { init(nullptr, nullptr, threads); }
   mpi_environment(const mpi_environment&) = delete;
   mpi_environment& operator=(const mpi_environment&) = delete;
   ~mpi_environment() {
     if (owns_) MPI_Finalize();
   }
 
+  bool multiple_threads() const { return provided_ >= MPI_THREAD_MULTIPLE; }
+
  private:
+  void init(int* argc, char*** argv, mpi_threads threads) {
+    int initialised = 0;
+    MPI_Initialized(&initialised);
+    if (!initialised) {
+      const int wanted = threads == mpi_threads::multiple ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
+      mpi_detail::check(MPI_Init_thread(argc, argv, wanted, &provided_), "MPI_Init_thread");
+      owns_ = true;
+    } else {
+      MPI_Query_thread(&provided_);
+    }
+  }
+
   bool owns_ = false;
+  int provided_ = MPI_THREAD_SINGLE;
 };
 
 class mpi_communicator {
@@ -84,15 +101,29 @@ class mpi_communicator {
   }
   mpi_communicator(const mpi_communicator&) = delete;
   mpi_communicator& operator=(const mpi_communicator&) = delete;
+  mpi_communicator(mpi_communicator&& other) noexcept
+      : comm_(std::exchange(other.comm_, MPI_COMM_NULL)), rank_(other.rank_), size_(other.size_) {}
+  mpi_communicator& operator=(mpi_communicator&&) = delete;
   ~mpi_communicator() {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Comm_free(&comm_);
+    if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
   }
 
   int rank() const { return rank_; }
   int size() const { return size_; }
   MPI_Comm native() const { return comm_; }
+
+  // The ranks that pass the same `color`, ordered by `key` (MPI_Comm_split;
+  // collective over this communicator). E.g. context-parallel groups of P
+  // consecutive ranks: split(rank() / P, rank()).
+  mpi_communicator split(int color, int key) const {
+    MPI_Comm part = MPI_COMM_NULL;
+    mpi_detail::check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+    mpi_communicator out(part);
+    MPI_Comm_free(&part);  // `out` holds its own duplicate
+    return out;
+  }
 
   void all_reduce_sum(std::span<float> buf) { reduce(buf); }
   void all_reduce_sum(std::span<double> buf) { reduce(buf); }

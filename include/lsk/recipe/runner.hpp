@@ -67,6 +67,7 @@ struct run_options {
   std::filesystem::path init_model;                        // empty: the first stage starts from a seeded random init
   std::optional<dist::any_communicator> data_parallel;     // the ranks that train together (empty: this one alone)
   std::optional<dist::any_communicator> context_parallel;  // the ranks that share each sequence (trainer.hpp)
+  bool overlap_gradient_reduction = true;                  // as trainer_options
 };
 
 struct stage_result {
@@ -210,6 +211,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     to.checkpoint_every = stage.checkpoint_every;
     to.data_parallel = options.data_parallel;
     to.context_parallel = options.context_parallel;
+    to.overlap_gradient_reduction = options.overlap_gradient_reduction;
     train::trainer t(m, start.config, to);
     if (options.resume && t.resume() && log) {
       std::fprintf(log, "%s: resumed at step %lld\n", stage.name.c_str(), static_cast<long long>(t.steps_done()));

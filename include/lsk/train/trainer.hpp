@@ -59,6 +59,7 @@ struct trainer_options {
   std::int64_t checkpoint_every = 0;                       // 0: only when asked
   std::optional<dist::any_communicator> data_parallel;     // the ranks to train with (empty: this one alone)
   std::optional<dist::any_communicator> context_parallel;  // the ranks that share each sequence (empty: none)
+  bool overlap_gradient_reduction = true;  // all-reduce on a worker thread during backward (MPI: needs THREAD_MULTIPLE)
 };
 
 struct step_record {
@@ -85,8 +86,9 @@ class trainer {
     });
     check_context_parallel();
     if (options_.data_parallel && options_.data_parallel->size() > 1)
-      reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(*options_.data_parallel,
-                                                                                         model_.grads);
+      reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(
+          *options_.data_parallel, model_.grads,
+          dist::gradient_reducer_options{.overlap = options_.overlap_gradient_reduction});
   }
 
   // This trainer's rank and the number of ranks (0 and 1 without data parallelism).
