@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compile-and-link check of lsk's CUDA targets (lsk::cuda, lsk_cuda_tests and
-# lsk_cuda_conformance_tests).
+# lsk_cuda_conformance_tests, and the NCCL communicator with its MPI bootstrap
+# where NCCL is found).
 # Needs nvcc, not a GPU. Configures with LSK_ENABLE_CUDA=ON into the given
 # build directory and builds only the CUDA targets; without nvcc it says so
 # and exits 0, so CI machines without a CUDA toolkit pass.
@@ -30,8 +31,10 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLSK_ENABLE_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
   -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=OFF -DLSK_BUILD_EXAMPLES=OFF \
   -DLSK_WARNINGS_AS_ERRORS="${LSK_WARNINGS_AS_ERRORS:-ON}" ${LSK_CMAKE_ARGS:-}
-cmake --build "$build" -j "${LSK_JOBS:-$(nproc)}" --target lsk_cuda lsk_cuda_tests lsk_cuda_conformance_tests
+targets=(lsk_cuda lsk_cuda_tests lsk_cuda_conformance_tests)
+if cmake --build "$build" --target help | grep -q '^lsk_nccl_compile_check'; then targets+=(lsk_nccl_compile_check); fi
+cmake --build "$build" -j "${LSK_JOBS:-$(nproc)}" --target "${targets[@]}"
 if [[ ${LSK_CUDA_RUN_TESTS:-0} == 1 ]]; then
   ctest --test-dir "$build" -R '^lsk_cuda_(conformance_)?tests:' --output-on-failure
 fi
-echo "cuda-compile-check: lsk_cuda, lsk_cuda_tests and lsk_cuda_conformance_tests built in $build ($((SECONDS - start)) s)"
+echo "cuda-compile-check: ${targets[*]} built in $build ($((SECONDS - start)) s)"

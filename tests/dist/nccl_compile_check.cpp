@@ -5,3 +5,12 @@
 #include "lsk/dist/nccl_communicator.hpp"
 
 static_assert(lsk::Communicator<lsk::dist::nccl_communicator>);
+
+#if defined(LSK_HAS_MPI)
+#include "lsk/dist/nccl_bootstrap.hpp"
+
+// Instantiates the bootstrap (never called here).
+[[maybe_unused]] static lsk::dist::nccl_communicator bootstrap(const lsk::dist::mpi_communicator& mpi) {
+  return lsk::dist::nccl_from_mpi(mpi.split(mpi.rank() / 2, mpi.rank()));
+}
+#endif
