@@ -318,6 +318,13 @@ TEST_CASE("recipe runner: context parallelism (2 ranks per sequence, alone and i
   CHECK(losses(root / "killed" / "metrics.jsonl") == losses(root / "cp2x2" / "metrics.jsonl"));
   CHECK(final_weights(root / "killed" / "stages" / "long" / "final") ==
         final_weights(root / "cp2x2" / "stages" / "long" / "final"));
+  // Context ranks without the communicator of all ranks: an error that says what is needed.
+  lsk::dist::thread_world pair(2);
+  CHECK_THROWS_WITH(pair.run([&](lsk::dist::thread_communicator& comm) {
+    run(root / "no-world", {}, plan, lsk::attention::attention_kind::tiled, {}, {}, lsk::dist::any_communicator(comm));
+  }),
+                    Catch::Contains("context parallelism over 2 ranks needs data_parallel to be the communicator of "
+                                    "all ranks"));
   // 3 ranks per sequence do not split 16 tokens: an error that says so.
   CHECK_THROWS_WITH(run_context_parallel(1, 3, root / "three", {}, plan),
                     Catch::Contains("3 context-parallel ranks need sequence lengths that are multiples of 6") &&
