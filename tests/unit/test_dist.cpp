@@ -4,6 +4,7 @@
 // gradient all-reduce against one rank on the whole batch, and the bucketed,
 // overlapped gradient reducer against the per-tensor all-reduce; the model under
 // context parallelism (sharded sequences, ring attention) against one rank.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -393,4 +394,40 @@ TEST_CASE("context parallelism: shapes that do not split are errors that say so"
     const std::vector<std::int32_t> prompt{1, 2};
     CHECK_THROWS_WITH(m.decode(be, prompt, cache), Catch::Contains("not with context parallelism"));
   });
+}
+
+TEST_CASE("ring schedule: every rank visits each visible chunk pair once, with equal work", "[dist][ring]") {
+  for (const int P : {1, 2, 3, 4, 8}) {
+    CAPTURE(P);
+    const att::ring_shape s{16 * P, 1, 1, 8, P};
+    const index_t c = s.chunk();
+    std::vector<index_t> work(static_cast<std::size_t>(P), 0);
+    for (int r = 0; r < P; ++r) {
+      std::vector<std::pair<index_t, index_t>> seen;
+      for (int step = 0; step < P; ++step) {
+        att::for_each_ring_pair(s, r, step, [&](const att::ring_pair& p) {
+          CHECK(p.q_begin == s.chunk_begin(r, p.qa));
+          CHECK(p.k_begin == s.chunk_begin(att::ring_owner(s, r, step), p.ka));
+          CHECK(p.diagonal == (p.q_begin == p.k_begin));
+          CHECK(p.k_begin <= p.q_begin);  // below or on the diagonal: some key is visible
+          seen.emplace_back(p.q_begin / c, p.k_begin / c);
+          // Causal work of the pair in query-key products.
+          work[static_cast<std::size_t>(r)] += p.diagonal ? c * (c + 1) / 2 : c * c;
+        });
+      }
+      // Exactly the chunk pairs (i, j <= i) of this rank's query chunks i, each once.
+      std::vector<std::pair<index_t, index_t>> expected;
+      for (int w = 0; w < 2; ++w) {
+        const index_t i = s.chunk_begin(r, w) / c;
+        for (index_t j = 0; j <= i; ++j) expected.emplace_back(i, j);
+      }
+      std::sort(seen.begin(), seen.end());
+      std::sort(expected.begin(), expected.end());
+      CHECK(seen == expected);
+      // The ring passes blocks forward: the owner at step + 1 is the previous rank's owner at step.
+      for (int step = 0; step + 1 < P; ++step)
+        CHECK(att::ring_owner(s, r, step + 1) == att::ring_owner(s, att::ring_prev(s, r), step));
+    }
+    CHECK(std::all_of(work.begin(), work.end(), [&](index_t w) { return w == work[0]; }));
+  }
 }

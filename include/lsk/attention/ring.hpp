@@ -104,6 +104,33 @@ void merge_partial(index_t rows, index_t head_dim, const T* part_out, const T* p
   }
 }
 
+// The schedule, shared by every ring implementation (host here, device in
+// lsk/backends/cuda/ring_attention.hpp): at step `step` rank `rank` holds the
+// key/value block of rank ring_owner(s, rank, step) and computes the pairs
+// (its query chunk qa, the block's key chunk ka) in which some query sees some
+// key. With equal chunks a pair is either on the diagonal (the same chunk:
+// causal inside) or entirely below it (every key visible); pairs above are
+// skipped. After each step but the last, blocks move to ring_next (from ring_prev).
+struct ring_pair {
+  int qa = 0, ka = 0;                // local query chunk, key chunk of the visiting block (0 or 1)
+  index_t q_begin = 0, k_begin = 0;  // their first tokens in the whole sequence
+  bool diagonal = false;             // the same chunk: causal; else every key is visible
+};
+inline int ring_owner(const ring_shape& s, int rank, int step) { return (rank - step + s.ranks) % s.ranks; }
+inline int ring_next(const ring_shape& s, int rank) { return (rank + 1) % s.ranks; }
+inline int ring_prev(const ring_shape& s, int rank) { return (rank - 1 + s.ranks) % s.ranks; }
+template <class F>
+void for_each_ring_pair(const ring_shape& s, int rank, int step, F&& f) {
+  const int owner = ring_owner(s, rank, step);
+  for (int qa = 0; qa < 2; ++qa) {
+    for (int ka = 0; ka < 2; ++ka) {
+      const index_t q_begin = s.chunk_begin(rank, qa), k_begin = s.chunk_begin(owner, ka);
+      if (k_begin > q_begin + s.chunk() - 1) continue;  // entirely above the diagonal
+      f(ring_pair{qa, ka, q_begin, k_begin, k_begin == q_begin});
+    }
+  }
+}
+
 namespace ring_detail {
 template <class T>
 attention_block<T> pair_block(const ring_shape& s, const T* q, index_t q_begin, const T* k, const T* v, index_t k_begin,
@@ -166,21 +193,16 @@ void ring_forward(C& comm, const ring_shape& s, const attention_mask& mask, std:
   std::fill(lse.begin(), lse.end(), minus_infinity<T>);
   std::vector<T> part_out(static_cast<std::size_t>(q_chunk)), part_lse(static_cast<std::size_t>(c * s.heads));
   for (int step = 0; step < P; ++step) {
-    const int owner = (r - step + P) % P;
-    for (int qa = 0; qa < 2; ++qa) {
-      for (int ka = 0; ka < 2; ++ka) {
-        const index_t q_begin = s.chunk_begin(r, qa), k_begin = s.chunk_begin(owner, ka);
-        if (k_begin > q_begin + c - 1) continue;  // entirely above the diagonal
-        const auto blk =
-            pair_block<T>(s, q.data() + qa * q_chunk, q_begin, cur.data() + ka * kv_chunk,
-                          cur.data() + static_cast<std::ptrdiff_t>(kv_elems) + ka * kv_chunk, k_begin, docs, scale);
-        tiled_forward_block(blk, part_out.data(), part_lse.data(), cfg);
-        merge_partial(c * s.heads, s.head_dim, part_out.data(), part_lse.data(), out.data() + qa * q_chunk,
-                      lse.data() + qa * c * s.heads);
-      }
-    }
+    for_each_ring_pair(s, r, step, [&](const ring_pair& pr) {
+      const auto blk =
+          pair_block<T>(s, q.data() + pr.qa * q_chunk, pr.q_begin, cur.data() + pr.ka * kv_chunk,
+                        cur.data() + static_cast<std::ptrdiff_t>(kv_elems) + pr.ka * kv_chunk, pr.k_begin, docs, scale);
+      tiled_forward_block(blk, part_out.data(), part_lse.data(), cfg);
+      merge_partial(c * s.heads, s.head_dim, part_out.data(), part_lse.data(), out.data() + pr.qa * q_chunk,
+                    lse.data() + pr.qa * c * s.heads);
+    });
     if (step + 1 < P) {
-      comm.send_recv(std::span<const T>(cur), (r + 1) % P, std::span<T>(next), (r - 1 + P) % P);
+      comm.send_recv(std::span<const T>(cur), ring_next(s, r), std::span<T>(next), ring_prev(s, r));
       std::swap(cur, next);
     }
   }
@@ -216,27 +238,22 @@ void ring_backward(C& comm, const ring_shape& s, const attention_mask& mask, std
   std::copy(k.begin(), k.end(), cur.begin());
   std::copy(v.begin(), v.end(), cur.begin() + static_cast<std::ptrdiff_t>(kv_elems));
   for (int step = 0; step < P; ++step) {
-    const int owner = (r - step + P) % P;
     T* kb = cur.data();
     T* vb = kb + kv_elems;
     T* dkb = vb + kv_elems;
     T* dvb = dkb + kv_elems;
-    for (int qa = 0; qa < 2; ++qa) {
-      for (int ka = 0; ka < 2; ++ka) {
-        const index_t q_begin = s.chunk_begin(r, qa), k_begin = s.chunk_begin(owner, ka);
-        if (k_begin > q_begin + c - 1) continue;
-        const auto blk = pair_block<T>(s, q.data() + qa * q_chunk, q_begin, kb + ka * kv_chunk, vb + ka * kv_chunk,
-                                       k_begin, docs, scale);
-        tiled_backward_block(blk, dout.data() + qa * q_chunk, lse.data() + qa * c * s.heads,
-                             delta.data() + qa * c * s.heads, dq.data() + qa * q_chunk, dkb + ka * kv_chunk,
-                             dvb + ka * kv_chunk, cfg);
-      }
-    }
+    for_each_ring_pair(s, r, step, [&](const ring_pair& pr) {
+      const auto blk = pair_block<T>(s, q.data() + pr.qa * q_chunk, pr.q_begin, kb + pr.ka * kv_chunk,
+                                     vb + pr.ka * kv_chunk, pr.k_begin, docs, scale);
+      tiled_backward_block(blk, dout.data() + pr.qa * q_chunk, lse.data() + pr.qa * c * s.heads,
+                           delta.data() + pr.qa * c * s.heads, dq.data() + pr.qa * q_chunk, dkb + pr.ka * kv_chunk,
+                           dvb + pr.ka * kv_chunk, cfg);
+    });
     if (P > 1) {
       // The last shift only needs the gradients: (k, v) are home already.
       const std::size_t from = step + 1 < P ? 0 : 2 * kv_elems;
-      comm.send_recv(std::span<const T>(cur).subspan(from), (r + 1) % P, std::span<T>(next).subspan(from),
-                     (r - 1 + P) % P);
+      comm.send_recv(std::span<const T>(cur).subspan(from), ring_next(s, r), std::span<T>(next).subspan(from),
+                     ring_prev(s, r));
       std::swap(cur, next);
     }
   }
