@@ -90,7 +90,8 @@ step() {
 } | tee -a "$log"
 
 step "flash attention tests" 120 yes "$bin/lsk_cuda_tests" "[flash]"
-step "cuda error/convert tests" 60 yes "$bin/lsk_cuda_tests" "~[flash]"
+step "ring attention (P ranks on one GPU)" 60 yes "$bin/lsk_cuda_tests" "[ring]"
+step "cuda error/convert tests" 60 yes "$bin/lsk_cuda_tests" "~[flash]~[ring]"
 step "cuda conformance suite (f32, f64, FD)" 180 yes "$bin/lsk_cuda_conformance_tests"
 step "cuBLAS GEMM (lsk)" 60 yes "$bin/bench_cuda_matmul"
 step "torch.matmul (same sizes)" 60 yes python3 "$root/bench/cuda/torch_matmul.py"
