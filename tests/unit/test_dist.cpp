@@ -6,6 +6,7 @@
 // context parallelism (sharded sequences, ring attention) against one rank.
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -430,4 +431,39 @@ TEST_CASE("ring schedule: every rank visits each visible chunk pair once, with e
     }
     CHECK(std::all_of(work.begin(), work.end(), [&](index_t w) { return w == work[0]; }));
   }
+}
+
+TEST_CASE("thread grid: world and context communicators, and one rank's failure ends every rank", "[dist]") {
+  dist::thread_grid grid(2, 3);
+  std::vector<int> context_rank(6, -1), context_sum(6, 0);
+  grid.run([&](dist::thread_communicator& world, dist::thread_communicator& context) {
+    CHECK(world.size() == 6);
+    CHECK(context.size() == 3);
+    context_rank[static_cast<std::size_t>(world.rank())] = context.rank();
+    double x = world.rank();
+    context.all_reduce_sum(std::span<double>(&x, 1));  // within the data group only
+    context_sum[static_cast<std::size_t>(world.rank())] = static_cast<int>(x);
+  });
+  CHECK(context_rank == std::vector<int>{0, 1, 2, 0, 1, 2});
+  CHECK(context_sum == std::vector<int>{3, 3, 3, 12, 12, 12});
+  // Rank 4 fails while the others wait in a context barrier or a world all-reduce.
+  CHECK_THROWS_WITH(grid.run([&](dist::thread_communicator& world, dist::thread_communicator& context) {
+    if (world.rank() == 4) lsk::raise<lsk::error>("rank 4 gives up");
+    if (world.rank() % 2 == 0) {
+      context.barrier();
+    } else {
+      double x = 1;
+      world.all_reduce_sum(std::span<double>(&x, 1));
+    }
+  }),
+                    Catch::Contains("rank 4 gives up"));
+  // The grid is usable again afterwards.
+  int calls = 0;
+  std::mutex m;
+  grid.run([&](dist::thread_communicator&, dist::thread_communicator& context) {
+    context.barrier();
+    std::lock_guard<std::mutex> lock(m);
+    ++calls;
+  });
+  CHECK(calls == 6);
 }
