@@ -1,6 +1,7 @@
 // lsk eval needle --model PATH --text FILE [--lengths L,...] [--depths D,...] [--samples N] [--seed S]
 //                 [--config FILE] [--svg PATH] [--answers FILE]
 // lsk eval synl   --model PATH [--samples N] [--target-tokens T,...] [--seed S] [--slack K] [--config FILE]
+//                 [--answers FILE]
 // lsk eval ppl    --model PATH --text FILE [--lengths L,...] [--windows N]
 // Common options: --tokenizer byte|FILE.model (default: a .model beside the
 // model), --attention naive|tiled.
@@ -14,7 +15,8 @@
 //           --answers: every question's expected and generated text as JSON Lines.
 //   synl:   exact match on held-out SynL tables (seed distinct from training),
 //           by task family and length (target tokens); --samples per length;
-//           --config as a plan's "eval.synl".
+//           --config as a plan's "eval.synl"; --answers as for needle (with
+//           family, task and length).
 //   ppl:    perplexity on --text by context length (default: powers of two
 //           from 16 up to the model's max_position_embeddings).
 #include "eval_command.hpp"
@@ -122,7 +124,7 @@ void run_synl(const eval_args& a) {
     auto m = lsk::cli::make_model(std::move(ck), rows);
     lsk::backends::cpu be;
     std::printf("SynL seed %llu\n", static_cast<unsigned long long>(settings.config.seed));
-    const auto scores = lsk::cli::run_synl(be, m, tok, cases, settings.slack, "");
+    const auto scores = lsk::cli::run_synl(be, m, tok, cases, settings.slack, "", a.answers);
     std::printf("by task:");
     for (const auto& t : scores.tasks()) std::printf(" %s %.0f%%", t.c_str(), 100 * scores.task_accuracy(t));
     std::printf("\n");
@@ -200,6 +202,7 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   synl->add_option("--config", args->config, "JSON: synl config keys, samples, target_tokens, slack")
       ->check(CLI::ExistingFile);
+  synl->add_option("--answers", args->answers, "JSON Lines output: each question's expected and generated answer");
   synl->callback([args] { run_synl(*args); });
 
   CLI::App* ppl = add_common(*eval, "ppl", "Perplexity on a held-out text by context length", args);

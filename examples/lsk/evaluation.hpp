@@ -171,11 +171,27 @@ inline nlohmann::json needle_json(const eval::needle_grid& grid, long long base_
           {"needle_grid", eval::needle_grid_text(grid)}};
 }
 
-// Held-out SynL accuracy on prepared cases, printed as a table.
+// Every SynL question's answer as JSON Lines: family, task, length (target
+// tokens), expected, generated, correct.
+inline void write_synl_answers(const std::filesystem::path& path, const std::vector<eval::synl_answer>& answers) {
+  std::string text;
+  for (const auto& a : answers) {
+    text += nlohmann::json{{"family", a.family},     {"task", a.task},           {"length", a.length},
+                           {"expected", a.expected}, {"generated", a.generated}, {"correct", a.correct}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += '\n';
+  }
+  io::atomic_write(path, [&](io::atomic_file& f) { f.write(text); });
+}
+
+// Held-out SynL accuracy on prepared cases, printed as a table (and every
+// answer as JSON Lines at `answers` unless it is empty).
 template <Backend B, Tokenizer Tok>
 eval::synl_scores run_synl(B& be, model::llama<float>& m, const Tok& tok, const std::vector<eval::synl_case>& cases,
-                           index_t slack, const std::string& label) {
-  const auto scores = eval::evaluate_synl(be, m, tok, cases, slack);
+                           index_t slack, const std::string& label, const std::filesystem::path& answers = {}) {
+  std::vector<eval::synl_answer> generated;
+  const auto scores = eval::evaluate_synl(be, m, tok, cases, slack, &generated);
+  if (!answers.empty()) write_synl_answers(answers, generated);
   std::printf("%sSynL held-out exact match, %lld questions, by family and length (target tokens)\n%s", label.c_str(),
               static_cast<long long>(scores.count()), scores.table().c_str());
   return scores;

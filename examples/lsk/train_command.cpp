@@ -20,7 +20,8 @@
 // perplexity by length and the needle grid on the --heldout text (defaults:
 // perplexity at powers of two up to the model's length, no needles), and
 // exact-match accuracy on held-out SynL tables by family and length (none
-// without "synl"). Each stage's grid is written as stages/NAME/needle.svg; the
+// without "synl"). Each stage's grid is written as stages/NAME/needle.svg, every
+// needle and SynL question's answer as stages/NAME/{needle,synl}_answers.jsonl; the
 // results go to stages/NAME/done.json ("eval") and report.md sums up.
 // The model is the plan's "model" object (Hugging Face LlamaConfig fields) over
 // defaults for a tiny model; vocab_size comes from the tokenizer. With --init
@@ -198,7 +199,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const mpi_ra
       out.update(lsk::cli::needle_json(grid, base_length));
     }
     if (synl) {
-      const auto scores = lsk::cli::run_synl(be, m, *tok, synl_cases, synl->slack, label);
+      const auto scores = lsk::cli::run_synl(be, m, *tok, synl_cases, synl->slack, label,
+                                             std::filesystem::path(a.out) / "stages" / s.name / "synl_answers.jsonl");
       out["synl"] = scores.to_json();
     }
     return out;

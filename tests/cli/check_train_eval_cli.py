@@ -138,6 +138,16 @@ for s in stages:
     check(set(synl.get("by_family", {})) <= {"retrieval", "reasoning", "global"} and synl.get("by_family"),
           f"{s['name']}: synl families {synl}")
     check(set(synl.get("by_length", {})) == {"128", "256"}, f"{s['name']}: synl lengths {synl}")
+    # synl_answers.jsonl: one line per SynL question, scored as in the table.
+    with open(os.path.join(d, "synl_answers.jsonl")) as f:
+        synl_answers = [json.loads(line) for line in f]
+    check(len(synl_answers) == synl.get("samples"), f"{s['name']}: {len(synl_answers)} SynL answers")
+    check(all(set(a) == {"family", "task", "length", "expected", "generated", "correct"} for a in synl_answers),
+          f"{s['name']}: SynL answer fields")
+    check({a["length"] for a in synl_answers} == {128, 256}, f"{s['name']}: SynL answer lengths")
+    if synl_answers:
+        check(abs(sum(a["correct"] for a in synl_answers) / len(synl_answers) - synl.get("accuracy", -1)) < 1e-9,
+              f"{s['name']}: SynL answers disagree with the accuracy")
 
 # metrics.jsonl: one line per step of every stage, with the documented fields.
 rows = []
@@ -181,8 +191,13 @@ with open(answers_path) as f:
     answers = [json.loads(line) for line in f]
 check(len(answers) == 6 and sorted({a["depth"] for a in answers}) == [0, 50, 100],
       f"eval needle --answers: {answers}")
-synl = run(["eval", "synl", *common, "--samples", "3", "--target-tokens", "128,256"])
+synl_answers_path = os.path.join(work, "eval_synl_answers.jsonl")
+synl = run(["eval", "synl", *common, "--samples", "3", "--target-tokens", "128,256", "--answers", synl_answers_path])
 check(synl.returncode == 0, f"eval synl: {synl.stderr}")
+with open(synl_answers_path) as f:
+    synl_answers = [json.loads(line) for line in f]
+check(len(synl_answers) == 6 and sorted({a["length"] for a in synl_answers}) == [128, 256]
+      and all(a["expected"] for a in synl_answers), f"eval synl --answers: {synl_answers}")
 for line in ("| family | 128 | 256 | all |", "| information retrieval |", "| chain-of-thought reasoning |",
              "| global understanding |", "| all |"):
     check(line in synl.stdout, f"eval synl: no '{line}' in {synl.stdout}")

@@ -96,8 +96,19 @@ TEST_CASE("SynL accuracy by family and length through a stand-in model", "[eval]
     if (k->family == "reasoning") return "Answer: " + std::string(synl_final_answer(k->answer, "reasoning"));
     return k->answer + ", R99999";
   };
-  auto s = lsk::eval::score_synl_cases(cases, answer, slack);
+  std::vector<lsk::eval::synl_answer> recorded;
+  auto s = lsk::eval::score_synl_cases(cases, answer, slack, &recorded);
   CHECK(budget_ok);
+  // Every question recorded, in case order, with the text generated and its score.
+  REQUIRE(recorded.size() == cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CHECK(recorded[i].family == cases[i].family);
+    CHECK(recorded[i].task == cases[i].task);
+    CHECK(recorded[i].length == cases[i].length);
+    CHECK(recorded[i].expected == cases[i].answer);
+    CHECK(recorded[i].generated == answer(cases[i].prompt, cases[i].answer_tokens + slack));
+    CHECK(recorded[i].correct == (cases[i].family != "global"));
+  }
   CHECK(s.count() == 48);
   CHECK(s.family_accuracy("retrieval") == 1.0);
   CHECK(s.family_accuracy("reasoning") == 1.0);

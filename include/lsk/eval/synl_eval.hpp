@@ -220,13 +220,25 @@ class synl_scores {
   tally all_;
 };
 
-// Scores `cases` with `answer_of(prompt, max_new_tokens)` -> generated text.
+// One question's record: what was asked for, what came back, and its score.
+struct synl_answer {
+  std::string family, task;
+  std::size_t length = 0;  // the case's target tokens
+  std::string expected, generated;
+  bool correct = false;
+};
+
+// Scores `cases` with `answer_of(prompt, max_new_tokens)` -> generated text;
+// every answer is appended to `answers` when given.
 template <class AnswerFn>
-synl_scores score_synl_cases(const std::vector<synl_case>& cases, AnswerFn&& answer_of, index_t slack = 8) {
+synl_scores score_synl_cases(const std::vector<synl_case>& cases, AnswerFn&& answer_of, index_t slack = 8,
+                             std::vector<synl_answer>* answers = nullptr) {
   synl_scores scores;
   for (const auto& c : cases) {
-    const std::string generated = answer_of(c.prompt, c.answer_tokens + slack);
-    scores.add(c.family, c.task, c.length, synl_answer_correct(generated, c.answer, c.family));
+    std::string generated = answer_of(c.prompt, c.answer_tokens + slack);
+    const bool correct = synl_answer_correct(generated, c.answer, c.family);
+    scores.add(c.family, c.task, c.length, correct);
+    if (answers) answers->push_back({c.family, c.task, c.length, c.answer, std::move(generated), correct});
   }
   return scores;
 }
@@ -235,7 +247,7 @@ synl_scores score_synl_cases(const std::vector<synl_case>& cases, AnswerFn&& ans
 // synl_rows_needed(cases, slack) positions.
 template <Backend B, Tokenizer Tok>
 synl_scores evaluate_synl(B& be, model::llama<float>& m, const Tok& tok, const std::vector<synl_case>& cases,
-                          index_t slack = 8) {
+                          index_t slack = 8, std::vector<synl_answer>* answers = nullptr) {
   const index_t rows = synl_rows_needed(cases, slack);
   if (m.rotary.rows() < rows) {
     raise<config_error>("evaluate_synl: rotary tables have ", m.rotary.rows(), " rows; the cases need ", rows);
@@ -250,7 +262,7 @@ synl_scores evaluate_synl(B& be, model::llama<float>& m, const Tok& tok, const s
         if (!ids.empty() && ids.back() == tok.eos_id()) ids.pop_back();
         return tok.decode(ids);
       },
-      slack);
+      slack, answers);
 }
 
 }  // namespace lsk::eval
