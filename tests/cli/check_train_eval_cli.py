@@ -149,6 +149,17 @@ for s in stages:
         check(abs(sum(a["correct"] for a in synl_answers) / len(synl_answers) - synl.get("accuracy", -1)) < 1e-9,
               f"{s['name']}: SynL answers disagree with the accuracy")
 
+def length_at(stage, step):
+    """The stage's length at 0-based `step`: its seq_len_warmup doubles `start` to seq_len in equal shares."""
+    w = stage.get("seq_len_warmup")
+    if not w or step >= w["steps"]:
+        return stage["seq_len"]
+    doublings = (stage["seq_len"] // w["start"]).bit_length() - 1
+    return w["start"] << (step * (doublings + 1) // w["steps"])
+
+
+check(any("seq_len_warmup" in s for s in stages), "the plan has no seq_len_warmup to check")
+
 # metrics.jsonl: one line per step of every stage, with the documented fields.
 rows = []
 with open(os.path.join(out, "metrics.jsonl")) as f:
@@ -160,7 +171,8 @@ for r in rows:
 for s in stages:
     mine = [r for r in rows if r.get("stage") == s["name"]]
     check([r["step"] for r in mine] == list(range(1, s["steps"] + 1)), f"{s['name']}: metric steps")
-    check(all(r["seq_len"] == s["seq_len"] for r in mine), f"{s['name']}: seq_len in metrics")
+    check([r["seq_len"] for r in mine] == [length_at(s, t) for t in range(s["steps"])],
+          f"{s['name']}: seq_len in metrics {[r['seq_len'] for r in mine]}")
     check(all(r["tokens_per_s"] > 0 and r["lr"] > 0 for r in mine), f"{s['name']}: tokens/s or lr not positive")
     n = max(1, len(mine) // 5)
     first = sum(r["loss"] for r in mine[:n]) / n

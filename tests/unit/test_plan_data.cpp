@@ -51,6 +51,39 @@ TEST_CASE("plan data: every source fills the stage's batches deterministically",
   }
 }
 
+TEST_CASE("plan data: a stage with warmups serves each step's length and sequences", "[recipe][data]") {
+  auto tok = std::make_shared<const lsk::data::byte_tokenizer>();
+  const auto factory = lsk::recipe::make_plan_data(tok, small_corpus(*tok));
+  const auto plan = lsk::schedule::parse_plan(nlohmann::json::parse(R"({"stages": [
+      {"name": "s", "seq_len": 512, "steps": 8, "batch_tokens": 2048, "micro_batches": 2,
+       "seq_len_warmup": {"start": 128, "steps": 3}, "batch_tokens_warmup": {"start": 1024, "steps": 2},
+       "data": [{"source": "cip", "config": {"docs_per_sample": 2}}, {"source": "synl"}], "lr": {"peak": 0.001}}]})"));
+  const auto& stage = plan.stages[0];
+  auto a = factory(stage, 3), b = factory(stage, 3);
+  std::vector<std::vector<std::int32_t>> seen;
+  for (std::int64_t step = 0; step < 5; ++step) {
+    for (lsk::index_t micro = 0; micro < 2; ++micro) {
+      CAPTURE(step, micro);
+      const auto x = a->batch(step, micro);
+      CHECK(x.seq_len == stage.seq_len_at(step));
+      CHECK(x.batch == stage.sequences_at(step) / 2);
+      CHECK(x.tokens.values() == b->batch(step, micro).tokens.values());  // a pure function of (step, micro)
+      CHECK(x.valid_tokens() > 0);
+      seen.push_back(x.tokens.values());
+    }
+  }
+  CHECK(stage.seq_len_at(0) == 128);
+  CHECK(stage.seq_len_at(4) == 512);
+  // Every micro-batch draws samples of its own.
+  for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] != seen[i - 1]);
+  // Sources are checked at every length the stage trains at: SynL tables of half of 64 tokens are too short.
+  auto bad = nlohmann::json::parse(R"({"stages": [
+      {"name": "s", "seq_len": 256, "steps": 8, "seq_len_warmup": {"start": 64, "steps": 3},
+       "data": [{"source": "synl"}], "lr": {"peak": 0.001}}]})");
+  CHECK_THROWS_WITH(lsk::recipe::validate_plan_data(lsk::schedule::parse_plan(bad), "p.json"),
+                    Catch::Contains("p.json: stage 's' (length 64) data[0].config.target_tokens: must be at least 64"));
+}
+
 TEST_CASE("plan data: every shipped plan's sources validate; a bad key in a late stage names it", "[recipe][data]") {
   std::size_t plans = 0;
   for (const auto& file :

@@ -9,6 +9,7 @@
 // Output directory:
 //   plan.json                       the plan as run
 //   metrics.jsonl                   one line per step: stage, step, loss, lr, grad_norm, tokens, tokens/s, seq_len
+//                                   (the step's length and tokens under a stage's warmups)
 //   stages/NAME/checkpoints/        training checkpoints (lsk/train/checkpoint.hpp)
 //   stages/NAME/final/              config.json + model.safetensors after the stage
 //   stages/NAME/done.json           stage summary and evaluation; written last
@@ -231,10 +232,11 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
       if (rec.step == 1) r.first_loss = rec.loss;
       r.last_loss = rec.loss;
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
-      const double tps = static_cast<double>(stage.batch_tokens) / std::max(rec.seconds, 1e-9);
-      nlohmann::json line = {{"stage", stage.name}, {"step", rec.step},           {"loss", rec.loss},
-                             {"lr", rec.lr},        {"grad_norm", rec.grad_norm}, {"tokens", rec.tokens},
-                             {"tokens_per_s", tps}, {"seq_len", stage.seq_len}};
+      const double tps = static_cast<double>(stage.batch_tokens_at(rec.step - 1)) / std::max(rec.seconds, 1e-9);
+      nlohmann::json line = {{"stage", stage.name},        {"step", rec.step},
+                             {"loss", rec.loss},           {"lr", rec.lr},
+                             {"grad_norm", rec.grad_norm}, {"tokens", rec.tokens},
+                             {"tokens_per_s", tps},        {"seq_len", stage.seq_len_at(rec.step - 1)}};
       if (writer) metrics << line.dump() << "\n" << std::flush;
       bar.update(rec.step, rec.loss, rec.lr, tps, elapsed);
     }

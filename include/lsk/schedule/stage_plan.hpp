@@ -17,6 +17,8 @@
 //                   "weight": 1.0, "config": { source-specific } } ],
 //       "steps": 300,
 //       "batch_tokens": 4096,               tokens per optimizer step (a multiple of seq_len)
+//       "seq_len_warmup": { "start": 256, "steps": 60 },        optional, see below
+//       "batch_tokens_warmup": { "start": 1024, "steps": 100 }, optional, see below
 //       "micro_batches": 1,
 //       "lr": { "schedule": "cosine", "peak": 3e-3, "min": 3e-4, "warmup": 20, "decay": 0 },
 //       "weight_decay": 0.1, "max_grad_norm": 1.0,
@@ -25,6 +27,14 @@
 // }
 // Mixture weights are normalised per stage; the sources themselves are
 // configured and validated by the data synthesizers (lsk/data/).
+// Warmups (a sequence-length and a batch-size schedule inside a stage): the
+// value doubles from "start" to the stage's seq_len (batch_tokens) in equal
+// shares of the first "steps" steps, then stays there; start * 2^k must equal
+// the final value. With seq_len_warmup the tokens per step stay batch_tokens
+// (shorter sequences, more of them); with batch_tokens_warmup the length stays
+// and the number of sequences grows; start must then be a multiple of
+// seq_len * micro_batches. stage_plan::seq_len_at / batch_tokens_at (0-based
+// step) give the values; data sources serve each length.
 #pragma once
 
 #include <array>
@@ -83,6 +93,22 @@ struct mixture_entry {
   nlohmann::json config = nlohmann::json::object();
 };
 
+// A value that doubles from `start` to `end` in equal shares of the first `steps` steps.
+struct doubling_warmup {
+  index_t start = 0;  // 0: no warmup
+  std::int64_t steps = 0;
+
+  bool active() const { return start > 0 && steps > 0; }
+  // The value at 0-based step `step` of a schedule ending at `end`.
+  index_t at(std::int64_t step, index_t end) const {
+    if (!active() || step >= steps) return end;
+    int doublings = 0;
+    for (index_t v = start; v < end; v *= 2) ++doublings;
+    const auto phase = step * (doublings + 1) / steps;  // 0 .. doublings
+    return start << phase;
+  }
+};
+
 struct stage_plan {
   std::string name;
   stage_kind kind = stage_kind::pretrain;
@@ -98,8 +124,19 @@ struct stage_plan {
   double weight_decay = 0.1;
   double max_grad_norm = 1.0;
   std::int64_t checkpoint_every = 0;
+  doubling_warmup seq_len_warmup, batch_tokens_warmup;
 
   index_t sequences_per_step() const { return batch_tokens / seq_len; }
+  // Length, tokens and sequences of 0-based step `step` (the warmups applied).
+  index_t seq_len_at(std::int64_t step) const { return seq_len_warmup.at(step, seq_len); }
+  index_t batch_tokens_at(std::int64_t step) const { return batch_tokens_warmup.at(step, batch_tokens); }
+  index_t sequences_at(std::int64_t step) const { return batch_tokens_at(step) / seq_len_at(step); }
+  // Every length the stage trains at, shortest first.
+  std::vector<index_t> lengths() const {
+    std::vector<index_t> out;
+    for (index_t l = seq_len_warmup.active() ? seq_len_warmup.start : seq_len; l <= seq_len; l *= 2) out.push_back(l);
+    return out;
+  }
 };
 
 struct recipe_plan {
@@ -183,7 +220,7 @@ E enum_from(const std::string& value, const std::string& where, const std::array
 inline stage_plan parse_stage(const nlohmann::json& j, const std::string& path) {
   const detail::plan_reader r(j, path);
   r.reject_unknown({"name", "kind", "seq_len", "rope", "data", "steps", "batch_tokens", "micro_batches", "lr",
-                    "weight_decay", "max_grad_norm", "checkpoint_every"});
+                    "weight_decay", "max_grad_norm", "checkpoint_every", "seq_len_warmup", "batch_tokens_warmup"});
   stage_plan s;
   s.name = r.string("name");
   const std::string kind = r.string("kind", "pretrain");
@@ -231,6 +268,27 @@ inline stage_plan parse_stage(const nlohmann::json& j, const std::string& path) 
     raise<config_error>(r.key("micro_batches"), ": ", s.micro_batches, " does not divide the ", s.sequences_per_step(),
                         " sequences of a step");
   }
+  // Warmups: start * 2^k == the final value, steps within the stage.
+  const auto warmup = [&](const char* key, index_t end, index_t start_multiple, std::int64_t min_start) {
+    doubling_warmup w;
+    if (!r.has(key)) return w;
+    const detail::plan_reader wr(r.at(key), r.key(key));
+    wr.reject_unknown({"start", "steps"});
+    w.start = wr.integer("start", std::nullopt, min_start);
+    w.steps = wr.integer("steps", std::nullopt, 1);
+    index_t v = w.start;
+    while (v < end) v *= 2;
+    if (v != end || w.start % start_multiple != 0) {
+      raise<config_error>(wr.key("start"), ": ", w.start, " must double to ", end, " exactly (", end, " / 2^k)",
+                          start_multiple > 1 ? " and be a multiple of " + std::to_string(start_multiple) : "");
+    }
+    if (w.steps > s.steps) {
+      raise<config_error>(wr.key("steps"), ": ", w.steps, " is more than the stage's ", s.steps, " steps");
+    }
+    return w;
+  };
+  s.seq_len_warmup = warmup("seq_len_warmup", s.seq_len, 1, 2);
+  s.batch_tokens_warmup = warmup("batch_tokens_warmup", s.batch_tokens, s.seq_len * s.micro_batches, 1);
   const detail::plan_reader lr(r.at("lr"), r.key("lr"));
   lr.reject_unknown({"schedule", "peak", "min", "warmup", "decay"});
   const lr_shape shape = lr_shape_from_name(lr.string("schedule", "cosine"), lr.key("schedule"));
