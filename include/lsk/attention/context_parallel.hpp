@@ -9,9 +9,9 @@
 // sequence over the communicator. The RoPE positions of a shard are the
 // tokens' global positions (lsk/model/context_shard.hpp makes such batches),
 // so the model computes what it computes on the whole sequence.
-// Document masks: a shard's document ids are local; the global ids of each
-// sequence are gathered first (one all-reduce of seq_len f64 values per call:
-// every rank writes its tokens' ids into a zeroed global row).
+// Document masks: the mask holds the ids of the WHOLE sequences (batch *
+// seq_len values; the model gathers them once per forward with
+// model::gather_context_documents), since a rank's keys come from every shard.
 // saved: the log-sum-exp (batch * q_len, heads), as the tiled attention's.
 // Numerics: those of ring.hpp (f32 merges of the partial results); agrees with
 // the tiled attention on the whole sequence to reassociation
@@ -20,10 +20,8 @@
 // with the same shapes (collective), from one thread per rank.
 #pragma once
 
-#include <cstdint>
 #include <span>
 #include <string_view>
-#include <vector>
 
 #include "lsk/attention/ring.hpp"
 #include "lsk/concepts/backend.hpp"
@@ -46,8 +44,7 @@ struct context_parallel_attention {
     static_assert(B::memory == memory_space::host, "the context-parallel attention runs on host memory");
     const ring_shape rs = shape_of(s);
     for (index_t b = 0; b < s.batch; ++b) {
-      std::vector<std::int32_t> docs;
-      const attention_mask global = global_mask(s, mask, b, docs);
+      const attention_mask global = sequence_mask(rs, s, mask, b);
       ring_forward<dist::any_communicator, T>(*comm, rs, global, rows(q, s, b, s.heads), rows(k, s, b, s.kv_heads),
                                               rows(v, s, b, s.kv_heads), scale, rows(out, s, b, s.heads),
                                               rows(saved, s, b, s.heads, 1), tiles);
@@ -63,8 +60,7 @@ struct context_parallel_attention {
     static_assert(B::memory == memory_space::host, "the context-parallel attention runs on host memory");
     const ring_shape rs = shape_of(s);
     for (index_t b = 0; b < s.batch; ++b) {
-      std::vector<std::int32_t> docs;
-      const attention_mask global = global_mask(s, mask, b, docs);
+      const attention_mask global = sequence_mask(rs, s, mask, b);
       ring_backward<dist::any_communicator, T>(
           *comm, rs, global, rows(q, s, b, s.heads), rows(k, s, b, s.kv_heads), rows(v, s, b, s.kv_heads),
           rows(out, s, b, s.heads), rows(saved, s, b, s.heads, 1), rows(dout, s, b, s.heads), scale,
@@ -91,26 +87,15 @@ struct context_parallel_attention {
     return std::span(x.data() + static_cast<std::size_t>(b) * n, n);
   }
 
-  // The whole of sequence b's document ids, gathered from every rank's shard.
-  attention_mask global_mask(const attention_shape& s, const attention_mask& mask, index_t b,
-                             std::vector<std::int32_t>& docs) const {
+  // Sequence b's part of a mask over the whole sequences.
+  static attention_mask sequence_mask(const ring_shape& rs, const attention_shape& s, const attention_mask& mask,
+                                      index_t b) {
     if (!mask.by_document()) return causal_mask();
-    if (mask.documents.numel() != s.batch * s.q_len) {
+    if (mask.documents.numel() != s.batch * rs.seq_len) {
       raise<shape_error>("context-parallel attention: ", mask.documents.numel(), " document ids for ", s.batch,
-                         " shards of ", s.q_len, " tokens");
+                         " whole sequences of ", rs.seq_len, " tokens");
     }
-    const ring_shape rs = shape_of(s);
-    std::vector<double> row(static_cast<std::size_t>(rs.seq_len), 0.0);
-    const std::int32_t* local = mask.documents.data() + b * s.q_len;
-    for (int w = 0; w < 2; ++w) {
-      const index_t begin = rs.chunk_begin(comm->rank(), w);
-      for (index_t i = 0; i < rs.chunk(); ++i)
-        row[static_cast<std::size_t>(begin + i)] = static_cast<double>(local[w * rs.chunk() + i]);
-    }
-    comm->all_reduce_sum(std::span<double>(row));
-    docs.resize(row.size());
-    for (std::size_t i = 0; i < row.size(); ++i) docs[i] = static_cast<std::int32_t>(row[i]);  // exact in f64
-    return document_mask(const_view<std::int32_t>(docs.data(), shape{rs.seq_len}));
+    return document_mask(mask.documents.slice(b * rs.seq_len, (b + 1) * rs.seq_len));
   }
 };
 

@@ -7,13 +7,18 @@
 // and document ids are all taken along, so the shard's RoPE positions are the
 // tokens' positions in the whole sequence and its loss is its tokens' share of
 // the whole batch's loss. seq_len must be a multiple of 2*ranks.
+// gather_context_documents is the way back for document ids: every rank's
+// shard ids -> the ids of its rows' whole sequences (one all-reduce).
 #pragma once
 
 #include <cstddef>
 #include <span>
 #include <type_traits>
 
+#include <vector>
+
 #include "lsk/attention/ring.hpp"
+#include "lsk/dist/communicator.hpp"
 #include "lsk/model/token_batch.hpp"
 
 namespace lsk::model {
@@ -44,6 +49,27 @@ inline token_batch context_shard(const token_batch& b, int rank, int ranks) {
     out.documents = tensor<std::int32_t>(shape{out.size()}, 0);
     shard(b.documents, out.documents);
   }
+  return out;
+}
+
+// The document ids of the whole sequences whose shards `shard` holds: (batch *
+// seq_len * ranks) ids, row by row. Collective over comm (every rank writes
+// its tokens' ids into zeroed rows, then one f64 all-reduce; ids are exact in f64).
+template <Communicator C>
+tensor<std::int32_t> gather_context_documents(C& comm, const token_batch& shard) {
+  const int ranks = comm.size();
+  const attention::ring_shape s{shard.seq_len * ranks, 1, 1, 1, ranks};
+  std::vector<double> local(shard.documents.values().begin(), shard.documents.values().end());
+  std::vector<double> whole(static_cast<std::size_t>(shard.batch * s.seq_len), 0.0);
+  for (index_t r = 0; r < shard.batch; ++r) {
+    attention::zigzag_unshard<double>(
+        s, comm.rank(),
+        std::span<const double>(local.data() + r * shard.seq_len, static_cast<std::size_t>(shard.seq_len)),
+        std::span<double>(whole.data() + r * s.seq_len, static_cast<std::size_t>(s.seq_len)));
+  }
+  comm.all_reduce_sum(std::span<double>(whole));
+  tensor<std::int32_t> out(shape{shard.batch * s.seq_len});
+  for (std::size_t i = 0; i < whole.size(); ++i) out.values()[i] = static_cast<std::int32_t>(whole[i]);
   return out;
 }
 

@@ -31,6 +31,7 @@
 #include "lsk/attention/context_parallel.hpp"
 #include "lsk/attention/naive.hpp"
 #include "lsk/attention/tiled.hpp"
+#include "lsk/model/context_shard.hpp"
 #include "lsk/model/gradient_ready.hpp"
 #include "lsk/model/llama_config.hpp"
 #include "lsk/model/llama_weights.hpp"
@@ -81,6 +82,7 @@ class llama {
     check_batch(batch);
     allocate(batch);
     batch_ = &batch;
+    if (context_ != nullptr && batch.has_documents()) context_documents_ = gather_context_documents(*context_, batch);
     embedding_forward<B, T>(be, batch.tokens.view(), weights.embed_tokens, act_.x[0].view());
     const attention::attention_shape shape_info = attention_shape_of(batch);
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
@@ -279,8 +281,10 @@ class llama {
     with_attention([&](const auto& attn) { n = attn.scratch_size(s); });
     return n;
   }
-  static attention::attention_mask mask_of(const token_batch& b) {
-    return b.has_documents() ? attention::document_mask(b.documents.view()) : attention::causal_mask();
+  // Under context parallelism the attention sees the whole sequences' document ids.
+  attention::attention_mask mask_of(const token_batch& b) const {
+    if (!b.has_documents()) return attention::causal_mask();
+    return attention::document_mask(context_ != nullptr ? context_documents_.view() : b.documents.view());
   }
 
   static tensor<T>& lm_head(llama_weights<T>& w) { return !w.lm_head.empty() ? w.lm_head : w.embed_tokens; }
@@ -355,6 +359,7 @@ class llama {
   attention::attention_kind allocated_attention_ = attention::attention_kind::naive;
   dist::any_communicator* allocated_context_ = nullptr;
   dist::any_communicator* context_ = nullptr;
+  tensor<std::int32_t> context_documents_;  // the whole sequences' ids of the last forward (context parallel)
 };
 
 }  // namespace lsk::model
