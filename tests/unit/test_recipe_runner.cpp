@@ -95,30 +95,29 @@ std::vector<lsk::recipe::stage_result> run(
   }
 }
 
-// The same run on `ranks` data-parallel ranks (threads); rank 0's results.
-std::vector<lsk::recipe::stage_result> run_data_parallel(int ranks, const fs::path& out, const kill_point& kill,
-                                                         const lsk::schedule::recipe_plan& plan) {
-  std::vector<lsk::recipe::stage_result> rank0;
-  lsk::dist::thread_world world(ranks);
-  world.run([&](lsk::dist::thread_communicator& comm) {
-    auto r = run(out, kill, plan, lsk::attention::attention_kind::naive, {}, lsk::dist::any_communicator(comm));
-    if (comm.rank() == 0) rank0 = std::move(r);
-  });
-  return rank0;
-}
-
-// The same run on `groups` data groups of `context` context-parallel ranks; rank 0's results.
-std::vector<lsk::recipe::stage_result> run_context_parallel(int groups, int context, const fs::path& out,
-                                                            const kill_point& kill,
-                                                            const lsk::schedule::recipe_plan& plan) {
+// The same run on `groups` data groups of `context` context-parallel ranks each
+// (threads; context 1: data parallelism alone); rank 0's results.
+std::vector<lsk::recipe::stage_result> run_on_ranks(int groups, int context, const fs::path& out,
+                                                    const kill_point& kill, const lsk::schedule::recipe_plan& plan,
+                                                    lsk::attention::attention_kind attention) {
   std::vector<lsk::recipe::stage_result> rank0;
   lsk::dist::thread_grid grid(groups, context);
   grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator& ctx) {
-    auto r = run(out, kill, plan, lsk::attention::attention_kind::tiled, {}, lsk::dist::any_communicator(world),
-                 lsk::dist::any_communicator(ctx));
+    std::optional<lsk::dist::any_communicator> sequence_ranks;
+    if (context > 1) sequence_ranks.emplace(ctx);
+    auto r = run(out, kill, plan, attention, {}, lsk::dist::any_communicator(world), std::move(sequence_ranks));
     if (world.rank() == 0) rank0 = std::move(r);
   });
   return rank0;
+}
+std::vector<lsk::recipe::stage_result> run_data_parallel(int ranks, const fs::path& out, const kill_point& kill,
+                                                         const lsk::schedule::recipe_plan& plan) {
+  return run_on_ranks(ranks, 1, out, kill, plan, lsk::attention::attention_kind::naive);
+}
+std::vector<lsk::recipe::stage_result> run_context_parallel(int groups, int context, const fs::path& out,
+                                                            const kill_point& kill,
+                                                            const lsk::schedule::recipe_plan& plan) {
+  return run_on_ranks(groups, context, out, kill, plan, lsk::attention::attention_kind::tiled);
 }
 
 std::vector<double> losses(const fs::path& metrics) {
