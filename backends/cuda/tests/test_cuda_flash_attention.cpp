@@ -28,27 +28,11 @@
 #include "lsk/backends/cuda/flash_attention.hpp"
 #include "lsk/core/bf16.hpp"
 #include "lsk/core/rng.hpp"
+#include "sm80_device.hpp"
 
 namespace {
 
 using lsk::bf16;
-
-// Ends the test case, with a visible warning, when no sm_80+ GPU can be used.
-bool flash_device_available() {
-  const auto probe = lsk::cuda::probe_devices();
-  if (!probe.available()) {
-    WARN("skipped: " << probe.describe());
-    return false;
-  }
-  cudaDeviceProp prop{};
-  LSK_CUDA_CHECK(cudaGetDeviceProperties(&prop, lsk::cuda::current_device()));
-  if (prop.major < 8) {
-    WARN("skipped: no CUDA device of compute capability 8.0 or newer (found " << prop.major << "." << prop.minor
-                                                                              << ")");
-    return false;
-  }
-  return true;
-}
 
 struct flash_case {
   std::string name;
@@ -346,7 +330,7 @@ void run_case(const flash_case& c, std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("Flash attention, head dim 64: causal and non-causal, GQA 1/2/4, varlen tails", "[cuda][flash]") {
-  if (!flash_device_available()) return;
+  if (!sm80_device_available()) return;
   run_case({"d64 MHA causal, one sequence of 100", {100}, {}, 4, 4, 64, true, false}, 1);
   run_case({"d64 GQA4 causal varlen {200, 1, 77}", {200, 1, 77}, {}, 8, 2, 64, true, false}, 2);
   run_case({"d64 GQA2 non-causal varlen {129, 64}", {129, 64}, {}, 4, 2, 64, false, false}, 3);
@@ -354,20 +338,20 @@ TEST_CASE("Flash attention, head dim 64: causal and non-causal, GQA 1/2/4, varle
 }
 
 TEST_CASE("Flash attention, head dim 128: causal and non-causal, GQA 1/2/4, varlen tails", "[cuda][flash]") {
-  if (!flash_device_available()) return;
+  if (!sm80_device_available()) return;
   run_case({"d128 GQA2 non-causal varlen {37, 130, 64}", {37, 130, 64}, {}, 4, 2, 128, false, false}, 5);
   run_case({"d128 MHA causal varlen {65, 300}", {65, 300}, {}, 2, 2, 128, true, false}, 6);
   run_case({"d128 GQA4 causal {150, 90}", {150, 90}, {}, 4, 1, 128, true, false}, 7);
 }
 
 TEST_CASE("Flash attention with document masks", "[cuda][flash]") {
-  if (!flash_device_available()) return;
+  if (!sm80_device_available()) return;
   run_case({"d128 GQA4 causal documents {150, 90}", {150, 90}, {}, 4, 1, 128, true, true}, 8);
   run_case({"d64 GQA2 non-causal documents {129, 64}", {129, 64}, {}, 4, 2, 64, false, true}, 9);
 }
 
 TEST_CASE("Flash attention with more keys than queries (bottom-right causal) and fewer", "[cuda][flash]") {
-  if (!flash_device_available()) return;
+  if (!sm80_device_available()) return;
   // Sequence 0: 50 queries on 80 keys (KV-cache style); sequence 1: 70 queries on 40
   // keys, so its first 30 queries see no key at all when causal (out 0, lse -inf).
   run_case({"d128 causal q {50, 70} k {80, 40}", {50, 70}, {80, 40}, 2, 1, 128, true, false}, 10);

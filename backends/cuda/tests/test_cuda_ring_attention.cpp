@@ -30,27 +30,13 @@
 #include "lsk/backends/cuda/ring_attention.hpp"
 #include "lsk/core/bf16.hpp"
 #include "lsk/core/rng.hpp"
+#include "sm80_device.hpp"
 
 namespace {
 
 using lsk::bf16;
 using lsk::index_t;
 namespace att = lsk::attention;
-
-bool ring_device_available() {
-  const auto probe = lsk::cuda::probe_devices();
-  if (!probe.available()) {
-    WARN("skipped: " << probe.describe());
-    return false;
-  }
-  cudaDeviceProp prop{};
-  LSK_CUDA_CHECK(cudaGetDeviceProperties(&prop, lsk::cuda::current_device()));
-  if (prop.major < 8) {
-    WARN("skipped: no CUDA device of compute capability 8.0 or newer");
-    return false;
-  }
-  return true;
-}
 
 // P ranks as threads of one process on one GPU: every call is collective;
 // send_recv copies device memory (cudaMemcpy) from the source rank's buffer.
@@ -112,7 +98,7 @@ struct ring_case {
 
 TEST_CASE("cuda ring attention: P ranks on one GPU match the f32 oracle as closely as the single-GPU kernel",
           "[cuda][ring]") {
-  if (!ring_device_available()) return;
+  if (!sm80_device_available()) return;
   const auto c = GENERATE(ring_case{2, 48, 4, 2, 64}, ring_case{4, 40, 4, 1, 128}, ring_case{2, 96, 2, 2, 128});
   CAPTURE(c.ranks, c.chunk, c.heads, c.kv_heads, c.head_dim);
   const att::ring_shape s{index_t{2} * c.ranks * c.chunk, c.heads, c.kv_heads, c.head_dim, c.ranks};
