@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+from same_training import check_same_training
+
 lsk, source, work, mpiexec = sys.argv[1:5]
 mpi_flags = sys.argv[5:]
 shutil.rmtree(work, ignore_errors=True)
@@ -67,14 +69,8 @@ for name, flags, layout in (("mpi_cp2", ["--launcher", "mpi", "--context-paralle
     with open(os.path.join(out, "metrics.jsonl")) as f:
         metrics = [json.loads(line) for line in f]
     check(len(metrics) == len(reference), f"{name}: {len(metrics)} metrics lines, one process {len(reference)}")
-    early = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(reference[:20], metrics[:20]))
-    print(f"{name} vs one process: largest relative loss difference over the first 20 steps {early:.2e}")
-    check(early < 1e-5, f"{name}: first 20 steps differ from one process by {early}")
+    check_same_training(reference, metrics, stages, name, check)
     for s in stages:
-        tail = max(1, s["steps"] // 4)
-        ends = [sum(m["loss"] for m in run if m["stage"] == s["name"] and m["step"] > s["steps"] - tail) / tail
-                for run in (reference, metrics)]
-        check(abs(ends[0] - ends[1]) / ends[0] < 0.05, f"{name} {s['name']}: final losses {ends}")
         check(os.path.isfile(os.path.join(out, "stages", s["name"], "final", "model.safetensors")),
               f"{name} {s['name']}: no final weights")
 
