@@ -56,12 +56,6 @@ struct train_args {
   std::string launcher = "threads";
 };
 
-// The ranks this process trains with when launched by mpirun (empty otherwise).
-struct mpi_ranks {
-  std::optional<lsk::dist::any_communicator> world, context;
-  bool overlap = true;  // MPI gave MPI_THREAD_MULTIPLE: the gradient all-reduce may run on a worker thread
-};
-
 nlohmann::json default_model_json() {
   return {{"model_type", "llama"},    {"hidden_size", 128},
           {"intermediate_size", 352}, {"num_hidden_layers", 4},
@@ -121,7 +115,7 @@ void check_synl_heldout(const lsk::schedule::recipe_plan& plan, std::uint64_t se
 }
 
 template <lsk::Tokenizer Tok>
-void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const mpi_ranks& mpi) {
+void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::train::parallelism& mpi) {
   const auto plan = lsk::schedule::parse_plan(lsk::position::load_json_file(a.plan), a.plan);
   lsk::recipe::validate_plan_data(plan, a.plan);  // every stage's data config, before any training
   nlohmann::json model_json = default_model_json();
@@ -220,12 +214,10 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const mpi_ra
   const auto make_data = lsk::recipe::make_plan_data(tok, corpus);
   std::vector<lsk::recipe::stage_result> results;
   const int ranks = std::max(a.data_parallel, 1) * a.context_parallel;
-  if (mpi.world) {
+  if (mpi.data_parallel) {  // launched by mpirun: this process is one rank
     auto rank_options = options;
-    rank_options.data_parallel = mpi.world;
-    rank_options.context_parallel = mpi.context;
-    rank_options.overlap_gradient_reduction = mpi.overlap;
-    const bool first = mpi.world->rank() == 0;
+    rank_options.parallel = mpi;
+    const bool first = mpi.data_parallel->rank() == 0;
     results =
         lsk::recipe::run(be, plan, config, make_data, first ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
     if (!first) return;
@@ -244,8 +236,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const mpi_ra
     grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator& context) {
       lsk::backends::cpu rank_backend;
       auto rank_options = options;
-      rank_options.data_parallel.emplace(world);
-      if (a.context_parallel > 1) rank_options.context_parallel.emplace(context);
+      rank_options.parallel.data_parallel.emplace(world);
+      if (a.context_parallel > 1) rank_options.parallel.context_parallel.emplace(context);
       auto r = lsk::recipe::run(rank_backend, plan, config, make_data,
                                 world.rank() == 0 ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
       if (world.rank() == 0) results = std::move(r);
@@ -274,7 +266,7 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const mpi_ra
   std::printf("report: %s\n", report_path.string().c_str());
 }
 void train(const train_args& a) {
-  const auto run_with = [&](const mpi_ranks& mpi) {
+  const auto run_with = [&](const lsk::train::parallelism& mpi) {
     lsk::cli::with_tokenizer(a.tokenizer, "--tokenizer", [&](auto tok) { run_train(a, std::move(tok), mpi); });
   };
   if (a.launcher != "mpi") return run_with({});
@@ -294,10 +286,10 @@ void train(const train_args& a) {
     std::printf("mpi: %d processes, %d data group(s) of %d context-parallel rank(s)%s\n", n, n / p, p,
                 env.multiple_threads() ? "" : "; MPI_THREAD_MULTIPLE not available, gradients reduced after backward");
   }
-  mpi_ranks ranks;
-  ranks.world.emplace(world);
-  if (p > 1) ranks.context.emplace(context);
-  ranks.overlap = env.multiple_threads();
+  lsk::train::parallelism ranks;  // MPI_THREAD_MULTIPLE lets the gradient all-reduce run on a worker thread
+  ranks.data_parallel.emplace(world);
+  if (p > 1) ranks.context_parallel.emplace(context);
+  ranks.overlap_gradient_reduction = env.multiple_threads();
   try {
     run_with(ranks);
   } catch (const std::exception& e) {

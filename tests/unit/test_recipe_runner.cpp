@@ -85,8 +85,7 @@ std::vector<lsk::recipe::stage_result> run(
                                .resume = true,
                                .log = quiet,
                                .init_model = init_model,
-                               .data_parallel = std::move(data_parallel),
-                               .context_parallel = std::move(context_parallel)});
+                               .parallel = {std::move(data_parallel), std::move(context_parallel)}});
     std::fclose(quiet);
     return r;
   } catch (...) {

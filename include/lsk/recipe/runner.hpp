@@ -18,12 +18,12 @@
 // Resume: run() again with the same directory skips stages with done.json and
 // continues the current stage from its newest checkpoint; metric lines past the
 // checkpoint are dropped first, so the file reads as one uninterrupted run.
-// Data parallel (run_options::data_parallel): every rank calls run() with the
+// Data parallel (run_options::parallel.data_parallel): every rank calls run() with the
 // same plan, directory and data factory and its own backend and communicator;
 // each stage trains with lsk/train/trainer.hpp's data parallelism (the ranks
 // split every micro-batch's rows). Rank 0 alone writes the directory, logs,
 // and evaluates; the other ranks keep the same weights in memory.
-// Context parallel (run_options::context_parallel, with data_parallel the
+// Context parallel (run_options::parallel.context_parallel, with data_parallel the
 // communicator of all ranks): each stage trains with the trainer's context
 // parallelism (every sequence split over the P ranks of a data group, ring
 // attention); evaluation is rank 0's, on whole sequences.
@@ -65,10 +65,8 @@ struct run_options {
   std::filesystem::path out_dir = "out";
   bool resume = true;
   std::FILE* log = stdout;
-  std::filesystem::path init_model;                        // empty: the first stage starts from a seeded random init
-  std::optional<dist::any_communicator> data_parallel;     // the ranks that train together (empty: this one alone)
-  std::optional<dist::any_communicator> context_parallel;  // the ranks that share each sequence (trainer.hpp)
-  bool overlap_gradient_reduction = true;                  // as trainer_options
+  std::filesystem::path init_model;  // empty: the first stage starts from a seeded random init
+  train::parallelism parallel;       // the ranks that train together (empty: this one alone)
 };
 
 struct stage_result {
@@ -144,7 +142,8 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
                               const data_factory& make_data, const stage_evaluator& evaluate,
                               const run_options& options) {
   namespace fs = std::filesystem;
-  const bool writer = !options.data_parallel || options.data_parallel->rank() == 0;  // writes files and logs
+  const bool writer =
+      !options.parallel.data_parallel || options.parallel.data_parallel->rank() == 0;  // writes files and logs
   std::FILE* const log = writer ? options.log : nullptr;
   if (writer) fs::create_directories(options.out_dir);
   nlohmann::json plan_record = {{"name", plan.name}, {"seed", plan.seed}, {"model", plan.model}};
@@ -210,9 +209,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     to.learning_rate = [lr = stage.lr](std::int64_t step) { return lr.lr(step); };
     to.checkpoint_dir = stage_dir / "checkpoints";
     to.checkpoint_every = stage.checkpoint_every;
-    to.data_parallel = options.data_parallel;
-    to.context_parallel = options.context_parallel;
-    to.overlap_gradient_reduction = options.overlap_gradient_reduction;
+    to.parallel = options.parallel;
     train::trainer t(m, start.config, to);
     if (options.resume && t.resume() && log) {
       std::fprintf(log, "%s: resumed at step %lld\n", stage.name.c_str(), static_cast<long long>(t.steps_done()));

@@ -11,7 +11,7 @@
 // Batches come from a callable batches(step, micro) -> token_batch that must
 // be a pure function of its arguments (and of state saved in the checkpoint),
 // so a resumed run sees the same data.
-// Data parallel (options.data_parallel, D ranks of a communicator, every rank
+// Data parallel (options.parallel.data_parallel, D ranks of a communicator, every rank
 // with the same weights and a trainer of its own): rank r trains on rows
 // [r R/D, (r+1) R/D) of each micro-batch of R rows (D must divide R); the
 // valid-token count and the loss are summed over ranks, and the gradients are
@@ -19,7 +19,7 @@
 // backward runs), so every rank takes the same step: the step of one rank on
 // the whole batch, up to the order of the gradient sums. Only rank 0 writes
 // checkpoints; every rank resumes from them.
-// Context parallel (options.context_parallel, P ranks that share each
+// Context parallel (options.parallel.context_parallel, P ranks that share each
 // sequence): data_parallel is then the communicator of all D * P ranks, whose
 // ranks d P .. d P + P - 1 form data group d with context ranks 0 .. P-1 (a
 // separate communicator, because the gradient all-reduce may run on a worker
@@ -49,6 +49,13 @@
 
 namespace lsk::train {
 
+// The ranks a trainer works with (see the header; the recipe runner passes its own on).
+struct parallelism {
+  std::optional<dist::any_communicator> data_parallel;     // the ranks to train with (empty: this one alone)
+  std::optional<dist::any_communicator> context_parallel;  // the ranks that share each sequence (empty: none)
+  bool overlap_gradient_reduction = true;  // all-reduce on a worker thread during backward (MPI: needs THREAD_MULTIPLE)
+};
+
 struct trainer_options {
   index_t micro_batches = 1;
   double max_grad_norm = 1.0;  // <= 0: no clipping
@@ -57,9 +64,7 @@ struct trainer_options {
   std::function<double(std::int64_t step)> learning_rate;  // empty: adamw.lr
   std::filesystem::path checkpoint_dir;                    // empty: no checkpoints
   std::int64_t checkpoint_every = 0;                       // 0: only when asked
-  std::optional<dist::any_communicator> data_parallel;     // the ranks to train with (empty: this one alone)
-  std::optional<dist::any_communicator> context_parallel;  // the ranks that share each sequence (empty: none)
-  bool overlap_gradient_reduction = true;  // all-reduce on a worker thread during backward (MPI: needs THREAD_MULTIPLE)
+  parallelism parallel;                                    // empty: this rank alone
 };
 
 struct step_record {
@@ -85,17 +90,19 @@ class trainer {
       });
     });
     check_context_parallel();
-    if (options_.data_parallel && options_.data_parallel->size() > 1)
+    if (options_.parallel.data_parallel && options_.parallel.data_parallel->size() > 1)
       reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(
-          *options_.data_parallel, model_.grads,
-          dist::gradient_reducer_options{.overlap = options_.overlap_gradient_reduction});
+          *options_.parallel.data_parallel, model_.grads,
+          dist::gradient_reducer_options{.overlap = options_.parallel.overlap_gradient_reduction});
   }
 
   // This trainer's rank and the number of ranks (0 and 1 without data parallelism).
-  int rank() const { return options_.data_parallel ? options_.data_parallel->rank() : 0; }
-  int ranks() const { return options_.data_parallel ? options_.data_parallel->size() : 1; }
+  int rank() const { return options_.parallel.data_parallel ? options_.parallel.data_parallel->rank() : 0; }
+  int ranks() const { return options_.parallel.data_parallel ? options_.parallel.data_parallel->size() : 1; }
   // Ranks sharing each sequence (1 without context parallelism).
-  int context_ranks() const { return options_.context_parallel ? options_.context_parallel->size() : 1; }
+  int context_ranks() const {
+    return options_.parallel.context_parallel ? options_.parallel.context_parallel->size() : 1;
+  }
 
   trainer(const trainer&) = delete;  // the gradient reducer refers to this trainer's communicator
   trainer& operator=(const trainer&) = delete;
@@ -116,7 +123,7 @@ class trainer {
     }
     if (ranks() > 1) valid = static_cast<index_t>(sum_over_ranks(static_cast<double>(valid)));
     if (valid == 0) raise<config_error>("trainer: step ", step_ + 1, " has no loss-bearing tokens");
-    const context_scope sharded(model_, context_ranks() > 1 ? &*options_.context_parallel : nullptr);
+    const context_scope sharded(model_, context_ranks() > 1 ? &*options_.parallel.context_parallel : nullptr);
     model_.zero_grad();
     double loss = 0;
     for (std::size_t k = 0; k < micro.size(); ++k) {
@@ -175,11 +182,12 @@ class trainer {
   void check_context_parallel() const {
     if (context_ranks() <= 1) return;
     const int p = context_ranks();
-    if (!options_.data_parallel || ranks() % p != 0 || rank() % p != options_.context_parallel->rank()) {
+    if (!options_.parallel.data_parallel || ranks() % p != 0 ||
+        rank() % p != options_.parallel.context_parallel->rank()) {
       raise<config_error>("trainer: context parallelism over ", p,
                           " ranks needs data_parallel to be the communicator of all ranks, with ranks d * ", p,
                           " + p forming data group d (this rank: ", rank(), " of ", ranks(), ", context rank ",
-                          options_.context_parallel->rank(), ")");
+                          options_.parallel.context_parallel->rank(), ")");
     }
   }
 
@@ -198,10 +206,10 @@ class trainer {
       raise<config_error>("trainer: ", p, " context-parallel ranks need sequence lengths that are multiples of ", 2 * p,
                           "; micro-batch ", k, " of step ", step_ + 1, " has ", b.seq_len, " tokens");
     }
-    return model::context_shard(mine, options_.context_parallel->rank(), p);
+    return model::context_shard(mine, options_.parallel.context_parallel->rank(), p);
   }
   double sum_over_ranks(double x) {
-    options_.data_parallel->all_reduce_sum(std::span<double>(&x, 1));
+    options_.parallel.data_parallel->all_reduce_sum(std::span<double>(&x, 1));
     return x;
   }
 
