@@ -65,10 +65,15 @@ void naive_forward(B& be, const attention_shape& s, const_view<T> q, const_view<
   }
 }
 
+template <Backend B, real_scalar T>
+void naive_document_forward(B& be, const attention_shape& s, const attention_mask& mask, const_view<T> q,
+                            const_view<T> k, const_view<T> v, T scale, tensor_view<T> probs, tensor_view<T> out);
+
 // With a document mask (lsk/attention/mask.hpp): scores of query/key pairs in
 // different documents are set to -inf before the causal softmax, so their
 // probabilities are exactly 0 (and so are their gradients in naive_backward).
-// Host-memory backends only (the mask is applied in place on the host).
+// Host-memory backends only (the mask is applied in place on the host); a
+// device backend gets an unsupported_error.
 template <Backend B, real_scalar T>
 void naive_forward(B& be, const attention_shape& s, const attention_mask& mask, const_view<T> q, const_view<T> k,
                    const_view<T> v, T scale, tensor_view<T> probs, tensor_view<T> out) {
@@ -76,7 +81,17 @@ void naive_forward(B& be, const attention_shape& s, const attention_mask& mask, 
     naive_forward<B, T>(be, s, q, k, v, scale, probs, out);
     return;
   }
-  static_assert(B::memory == memory_space::host, "naive document masking reads probabilities on the host");
+  if constexpr (B::memory != memory_space::host) {
+    raise<unsupported_error>("naive attention: document masks need a host-memory backend (", B::name,
+                             " keeps its memory on a device); use the backend's fused attention");
+  } else {
+    naive_document_forward<B, T>(be, s, mask, q, k, v, scale, probs, out);
+  }
+}
+
+template <Backend B, real_scalar T>
+void naive_document_forward(B& be, const attention_shape& s, const attention_mask& mask, const_view<T> q,
+                            const_view<T> k, const_view<T> v, T scale, tensor_view<T> probs, tensor_view<T> out) {
   check_attention_shape(s);
   if (mask.documents.numel() != s.batch * s.k_len) {
     raise<shape_error>("attention: ", mask.documents.numel(), " document ids for ", s.batch, " x ", s.k_len, " keys");

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -78,5 +79,19 @@ concept Backend = requires(const B& cbe, op_kind op, dtype dt) {
   { cbe.supports(op, dt) } -> std::same_as<bool>;
 }
 &&backend_for<B, float>;
+
+// A device-memory backend's raw memory: allocate / free bytes, blocking copies
+// ordered after the backend's enqueued work, and zeroing. Tensors and models
+// reach it through lsk::device_memory (lsk/core/device_memory.hpp).
+template <class B>
+concept DeviceMemory = Backend<B> && B::memory == memory_space::device &&
+    requires(B& be, void* dst, const void* src, std::size_t bytes) {
+  { be.device_allocate(bytes) } -> std::same_as<void*>;
+  be.device_free(dst);
+  be.copy_to_device(dst, src, bytes);
+  be.copy_to_host(dst, src, bytes);
+  be.copy_on_device(dst, src, bytes);
+  be.zero_device(dst, bytes);
+};
 
 }  // namespace lsk

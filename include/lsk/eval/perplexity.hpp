@@ -35,13 +35,14 @@ std::vector<perplexity_point> perplexity_by_length(B& be, model::llama<float>& m
     }
     perplexity_point p;
     p.length = L;
+    tensor<float> host_copy;  // the logits of a model in device memory
     double all = 0, half = 0;
     index_t n_all = 0, n_half = 0;
     for (index_t w = 0; w < windows && (w + 1) * (L + 1) <= static_cast<index_t>(tokens.size()); ++w) {
       model::token_batch b(1, L);
       b.set_sequence(0, tokens.subspan(static_cast<std::size_t>(w * (L + 1)), static_cast<std::size_t>(L + 1)));
       m.forward(be, b);
-      const auto& logits = m.logits();
+      const auto& logits = on_host(m.logits(), host_copy);
       for (index_t t = 0; t < L; ++t) {
         const float* row = logits.data() + t * logits.dim(1);
         double mx = row[0];

@@ -27,7 +27,9 @@ std::vector<std::int32_t> generate(B& be, llama<T>& model, std::span<const std::
   auto cache = model.make_cache(static_cast<index_t>(prompt.size()) + options.max_new_tokens);
   std::vector<std::int32_t> out;
   const tensor<T>* logits = &model.decode(be, prompt, cache);
+  tensor<T> host_copy;  // the logits of a model in device memory
   for (index_t i = 0; i < options.max_new_tokens; ++i) {
+    logits = &on_host(*logits, host_copy);
     const index_t last = logits->dim(0) - 1;
     const std::span<const T> row(logits->data() + last * logits->dim(1), static_cast<std::size_t>(logits->dim(1)));
     const std::int32_t next = sample_token(row, options.sampling, g);

@@ -22,6 +22,13 @@
 // this rank's zigzag shard of every sequence (lsk/model/context_shard.hpp) and
 // attention runs as ring attention over comm (lsk/attention/context_parallel.hpp);
 // every rank of comm must make the same calls. decode() does not shard.
+// Memory: the model's tensors (weights, gradients, rotary tables, activations)
+// live where its weights are: on the host, or after to(memory) in a device
+// backend's memory (lsk/core/backend_memory.hpp), where only that backend's
+// ops touch them; batches are copied there on each forward. A device backend
+// runs attention with its own `attention_type` when it declares one (the CUDA
+// backend's fused flash attention), else with the naive attention's backend
+// ops (causal only; document masks and context parallelism need the host).
 #pragma once
 
 #include <cmath>
@@ -31,6 +38,7 @@
 #include "lsk/attention/context_parallel.hpp"
 #include "lsk/attention/naive.hpp"
 #include "lsk/attention/tiled.hpp"
+#include "lsk/core/backend_memory.hpp"
 #include "lsk/model/context_shard.hpp"
 #include "lsk/model/gradient_ready.hpp"
 #include "lsk/model/llama_config.hpp"
@@ -47,6 +55,11 @@ namespace lsk::model {
 template <real_scalar T>
 using rotary_tables = position::rope_table<T>;
 
+// The attention a model runs on backend B: B::attention_type when B declares
+// one, else the configured host attention (host memory) or the naive one.
+template <class B>
+concept declares_attention = requires { typename B::attention_type; };
+
 template <real_scalar T>
 class llama {
  public:
@@ -61,6 +74,21 @@ class llama {
   template <PositionEncoding P>
   void set_position_encoding(const P& encoding, index_t rows) {
     rotary = position::make_rope_table<T>(encoding, rows);
+    if (memory() != nullptr) rotary = {rotary.cos.to(memory()), rotary.sin.to(memory())};
+  }
+
+  // Where the model's tensors live (nullptr: on the host).
+  device_memory* memory() const { return weights.memory(); }
+  // Moves weights, gradients and rotary tables to `memory` (nullptr: the host);
+  // activations follow at the next forward. Views of the old tensors (an
+  // optimizer's, a trainer's) are invalid afterwards: move before making them.
+  void to(device_memory* target) {
+    weights = weights.to(target);
+    if (!grads.layers.empty()) grads = grads.to(target);
+    if (!rotary.cos.empty()) rotary = {rotary.cos.to(target), rotary.sin.to(target)};
+    allocated_tokens_ = -1;
+    decode_act_ = {};
+    device_batch_ = {};
   }
 
   // Ranks that share each sequence in forward/backward (nullptr: none; not owned).
@@ -68,7 +96,7 @@ class llama {
   dist::any_communicator* context_parallel() const { return context_; }
 
   void enable_training() {
-    if (grads.layers.empty()) grads = llama_weights<T>(config, T(0));
+    if (grads.layers.empty()) grads = llama_weights<T>(config, T(0)).to(memory());
   }
   void zero_grad() { grads.fill(T(0)); }
 
@@ -80,20 +108,29 @@ class llama {
   template <Backend B>
   cross_entropy_result forward(B& be, const token_batch& batch, double normalizer = 0.0) {
     check_batch(batch);
-    allocate(batch);
+    if (context_ != nullptr && memory() != nullptr) {
+      raise<config_error>("llama forward: context parallelism needs the model on the host (it is in ",
+                          memory()->name(), " memory)");
+    }
+    allocate<B>(batch);
     batch_ = &batch;
+    if (memory() != nullptr) {
+      device_batch_ = batch.to(memory());
+      batch_ = &device_batch_;
+    }
     if (context_ != nullptr && batch.has_documents()) context_documents_ = gather_context_documents(*context_, batch);
-    embedding_forward<B, T>(be, batch.tokens.view(), weights.embed_tokens, act_.x[0].view());
+    const token_batch& on_model = *batch_;
+    embedding_forward<B, T>(be, on_model.tokens.view(), weights.embed_tokens, act_.x[0].view());
     const attention::attention_shape shape_info = attention_shape_of(batch);
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
       auto& a = act_.layers[i];
-      layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), batch.positions.view(), shape_info, mask_of(batch),
-                    a.k.view(), a.v.view(), 0);
+      layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), on_model.positions.view(), shape_info,
+                    mask_of(on_model), a.k.view(), a.v.view(), 0);
     }
     rmsnorm_forward<B, T>(be, act_.x.back(), weights.norm, eps(), act_.hf.view(), act_.rstdf.view());
     linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
-    last_ = cross_entropy_forward<B, T>(be, act_.logits, batch.targets.view(), batch.loss_mask.view(), act_.lse.view(),
-                                        normalizer);
+    last_ = cross_entropy_forward<B, T>(be, act_.logits, on_model.targets.view(), on_model.loss_mask.view(),
+                                        act_.lse.view(), normalizer);
     if (!std::isfinite(last_.loss)) {
       raise<numeric_error>("llama forward: loss is ", last_.loss, " (sum ", last_.sum, " over ", last_.valid,
                            " tokens)");
@@ -111,8 +148,8 @@ class llama {
   kv_cache make_cache(index_t max_len) const {
     kv_cache c;
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      c.k.emplace_back(shape{max_len, config.num_key_value_heads, config.head_size()});
-      c.v.emplace_back(shape{max_len, config.num_key_value_heads, config.head_size()});
+      c.k.push_back(make({max_len, config.num_key_value_heads, config.head_size()}));
+      c.v.push_back(make({max_len, config.num_key_value_heads, config.head_size()}));
     }
     return c;
   }
@@ -138,9 +175,13 @@ class llama {
       ids(t) = tokens[static_cast<std::size_t>(t)];
       positions(t) = static_cast<std::int32_t>(cache.length + t);
     }
+    if (memory() != nullptr) {
+      ids = ids.to(memory());
+      positions = positions.to(memory());
+    }
     const attention::attention_shape s{
         1, n, cache.length + n, config.num_attention_heads, config.num_key_value_heads, config.head_size()};
-    allocate_activations(decode_act_, 1, n, cache.length + n);
+    allocate_activations<B>(decode_act_, 1, n, cache.length + n);
     auto& act = decode_act_;
     embedding_forward<B, T>(be, ids.view(), weights.embed_tokens, act.x[0].view());
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
@@ -183,7 +224,7 @@ class llama {
       add<B, T>(be, s.dx, s.dnorm, s.dx.view());
       // x_mid = x + attn Wo^T; s.dx holds d x_mid, becomes d x.
       linear_backward<B, T>(be, flat(a.attn), w.o_proj, s.dx, flat(s.dattn), g.o_proj.view());
-      with_attention([&](const auto& attn) {
+      with_attention<B>([&](const auto& attn) {
         attn.template backward<B, T>(be, shape_info, mask_of(batch), a.q, a.k, a.v, a.attn, a.saved, s.dattn,
                                      attention_scale(), s.dsaved.view(), s.dq.view(), s.dk.view(), s.dv.view());
       });
@@ -225,7 +266,7 @@ class llama {
       scale<B, T>(be, a.k, T(1), k_all.slice(k_offset, k_offset + n));
       scale<B, T>(be, a.v, T(1), v_all.slice(k_offset, k_offset + n));
     }
-    with_attention([&](const auto& attn) {
+    with_attention<B>([&](const auto& attn) {
       attn.template forward<B, T>(be, s, mask, a.q, cached ? k_all.slice(0, s.k_len) : k_all,
                                   cached ? v_all.slice(0, s.k_len) : v_all, attention_scale(), a.saved.view(),
                                   a.attn.view());
@@ -260,10 +301,14 @@ class llama {
   static tensor_view<T> flat(tensor<T>& t) { return t.view().reshape({t.dim(0), t.dim(1) * t.dim(2)}); }
   static tensor_view<const T> flat(const tensor<T>& t) { return t.view().reshape({t.dim(0), t.dim(1) * t.dim(2)}); }
 
-  // Calls f with the configured attention (an lsk::Attention).
-  template <class F>
+  // Calls f with the attention (an lsk::Attention) the model runs on backend B.
+  template <Backend B, class F>
   void with_attention(F&& f) const {
-    if (context_ != nullptr) {
+    if constexpr (declares_attention<B>) {
+      f(typename B::attention_type{});
+    } else if constexpr (B::memory != memory_space::host) {
+      f(attention::naive_attention{});
+    } else if (context_ != nullptr) {
       f(attention::context_parallel_attention{context_});
     } else if (config.attention == attention::attention_kind::tiled) {
       f(attention::tiled_attention{});
@@ -271,16 +316,20 @@ class llama {
       f(attention::naive_attention{});
     }
   }
+  template <Backend B>
   index_t attention_saved_size(const attention::attention_shape& s) const {
     index_t n = 0;
-    with_attention([&](const auto& attn) { n = attn.saved_size(s); });
+    with_attention<B>([&](const auto& attn) { n = attn.saved_size(s); });
     return n;
   }
+  template <Backend B>
   index_t attention_scratch_size(const attention::attention_shape& s) const {
     index_t n = 0;
-    with_attention([&](const auto& attn) { n = attn.scratch_size(s); });
+    with_attention<B>([&](const auto& attn) { n = attn.scratch_size(s); });
     return n;
   }
+  // A zero-filled tensor where the model's tensors live.
+  tensor<T> make(shape extents) const { return tensor<T>(extents, memory()); }
   // Under context parallelism the attention sees the whole sequences' document ids.
   attention::attention_mask mask_of(const token_batch& b) const {
     if (!b.has_documents()) return attention::causal_mask();
@@ -306,24 +355,25 @@ class llama {
   }
 
   // Activations for `batch` sequences of q_len tokens attending to k_len keys.
+  template <Backend B>
   void allocate_activations(activations& act, index_t batch, index_t q_len, index_t k_len) const {
     const index_t n = batch * q_len, d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
     const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
-    act.x.assign(weights.layers.size() + 1, tensor<T>(shape{n, d}));
+    act.x.clear();
+    for (std::size_t i = 0; i <= weights.layers.size(); ++i) act.x.push_back(make({n, d}));
     act.layers.clear();
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      act.layers.push_back(
-          {tensor<T>(shape{n, d}), tensor<T>(shape{n}), tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, kv, hd}),
-           tensor<T>(shape{n, kv, hd}), tensor<T>(shape{attention_saved_size({batch, q_len, k_len, h, kv, hd})}),
-           tensor<T>(shape{n, h, hd}), tensor<T>(shape{n, d}), tensor<T>(shape{n, d}), tensor<T>(shape{n}),
-           tensor<T>(shape{n, f}), tensor<T>(shape{n, f}), tensor<T>(shape{n, f})});
+      act.layers.push_back({make({n, d}), make({n}), make({n, h, hd}), make({n, kv, hd}), make({n, kv, hd}),
+                            make({attention_saved_size<B>({batch, q_len, k_len, h, kv, hd})}), make({n, h, hd}),
+                            make({n, d}), make({n, d}), make({n}), make({n, f}), make({n, f}), make({n, f})});
     }
-    act.hf = tensor<T>(shape{n, d});
-    act.rstdf = tensor<T>(shape{n});
-    act.logits = tensor<T>(shape{n, config.vocab_size});
-    act.lse = tensor<T>(shape{n});
+    act.hf = make({n, d});
+    act.rstdf = make({n});
+    act.logits = make({n, config.vocab_size});
+    act.lse = make({n});
   }
 
+  template <Backend B>
   void allocate(const token_batch& b) {
     const index_t n = b.size(), d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
     const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
@@ -334,27 +384,28 @@ class llama {
     allocated_tokens_ = n;
     allocated_seq_ = b.seq_len;
     allocated_attention_ = config.attention;
-    allocate_activations(act_, b.batch, b.seq_len, b.seq_len);
+    allocate_activations<B>(act_, b.batch, b.seq_len, b.seq_len);
     auto& s = scratch_;
-    s.dlogits = tensor<T>(shape{n, config.vocab_size});
-    s.dx = tensor<T>(shape{n, d});
-    s.dh = tensor<T>(shape{n, d});
-    s.dnorm = tensor<T>(shape{n, d});
-    s.dact = tensor<T>(shape{n, f});
-    s.dgate = tensor<T>(shape{n, f});
-    s.dup = tensor<T>(shape{n, f});
-    s.dattn = tensor<T>(shape{n, h, hd});
-    s.dq = tensor<T>(shape{n, h, hd});
-    s.dk = tensor<T>(shape{n, kv, hd});
-    s.dv = tensor<T>(shape{n, kv, hd});
-    s.dsaved = tensor<T>(shape{attention_scratch_size(attention_shape_of(b))});
+    s.dlogits = make({n, config.vocab_size});
+    s.dx = make({n, d});
+    s.dh = make({n, d});
+    s.dnorm = make({n, d});
+    s.dact = make({n, f});
+    s.dgate = make({n, f});
+    s.dup = make({n, f});
+    s.dattn = make({n, h, hd});
+    s.dq = make({n, h, hd});
+    s.dk = make({n, kv, hd});
+    s.dv = make({n, kv, hd});
+    s.dsaved = make({attention_scratch_size<B>(attention_shape_of(b))});
   }
 
   activations act_;
   activations decode_act_;
   backward_scratch scratch_;
   cross_entropy_result last_;
-  const token_batch* batch_ = nullptr;
+  const token_batch* batch_ = nullptr;  // the last forward's batch, where the model's tensors are
+  token_batch device_batch_;             // its copy in device memory (models on a device)
   index_t allocated_tokens_ = -1, allocated_seq_ = -1;
   attention::attention_kind allocated_attention_ = attention::attention_kind::naive;
   dist::any_communicator* allocated_context_ = nullptr;

@@ -70,6 +70,23 @@ struct llama_weights {
         [&](const std::string& name, tensor<T>& t) { fn(name, static_cast<const tensor<T>&>(t)); });
   }
 
+  // The same parameters in `memory` (nullptr: on the host).
+  llama_weights to(device_memory* memory) const {
+    const auto moved = [&](const tensor<T>& t) { return t.to(memory); };
+    llama_weights out;
+    out.embed_tokens = moved(embed_tokens);
+    for (const auto& l : layers) {
+      out.layers.push_back({moved(l.input_layernorm), moved(l.q_proj), moved(l.k_proj), moved(l.v_proj),
+                            moved(l.o_proj), moved(l.post_attention_layernorm), moved(l.gate_proj), moved(l.up_proj),
+                            moved(l.down_proj)});
+    }
+    out.norm = moved(norm);
+    if (!lm_head.empty()) out.lm_head = moved(lm_head);
+    return out;
+  }
+  // Where the parameters are (nullptr: on the host).
+  device_memory* memory() const { return embed_tokens.memory(); }
+
   void fill(T value) {
     for_each([&](const std::string&, tensor<T>& t) { t.fill(value); });
   }

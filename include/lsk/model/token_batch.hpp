@@ -39,6 +39,19 @@ struct token_batch {
 
   index_t size() const { return batch * seq_len; }
 
+  // A copy whose tensors live in `memory` (nullptr: on the host).
+  token_batch to(device_memory* memory) const {
+    token_batch out;
+    out.batch = batch;
+    out.seq_len = seq_len;
+    out.tokens = tokens.to(memory);
+    out.targets = targets.to(memory);
+    out.positions = positions.to(memory);
+    out.loss_mask = loss_mask.to(memory);
+    if (has_documents()) out.documents = documents.to(memory);
+    return out;
+  }
+
   // Next-token prediction over stream[0 .. seq_len] for sequence b: tokens are
   // stream[0..seq_len), targets stream[1..seq_len].
   void set_sequence(index_t b, std::span<const std::int32_t> stream) {

@@ -10,7 +10,8 @@
 // the device as they are; a view inside another view of the same call (in-place
 // ops: y = x) is staged once, so aliasing is kept. Host-side argument checks
 // (ids, targets, positions) run as for any host backend, before the copies.
-// B provides the raw memory primitives of the device_memory concept.
+// B provides the raw memory primitives of the DeviceMemory concept
+// (lsk/concepts/backend.hpp).
 #pragma once
 
 #include <concepts>
@@ -23,15 +24,6 @@
 
 namespace lsk::testing {
 
-// Raw device memory of a device backend: allocate / free bytes, and blocking
-// copies that are ordered after the backend's enqueued work.
-template <class B>
-concept device_memory = requires(B& be, void* dst, const void* src, std::size_t bytes) {
-  { be.device_allocate(bytes) } -> std::same_as<void*>;
-  be.device_free(dst);
-  be.copy_to_device(dst, src, bytes);
-  be.copy_to_host(dst, src, bytes);
-};
 
 namespace detail {
 
@@ -101,7 +93,7 @@ inline std::size_t matrix_span(index_t batch, index_t rows, index_t cols, index_
 }  // namespace detail
 
 template <Backend B>
-requires(B::memory == memory_space::device && device_memory<B>) class staged {
+requires DeviceMemory<B> class staged {
  public:
   static constexpr std::string_view name = B::name;
   static constexpr memory_space memory = memory_space::host;

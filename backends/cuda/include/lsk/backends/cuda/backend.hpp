@@ -127,6 +127,16 @@ class backend {
     synchronize();
   }
 
+  // Waits for the ops enqueued before it (a device-to-device copy is ordered on the stream).
+  void copy_on_device(void* dst, const void* src, std::size_t bytes) {
+    if (bytes == 0) return;
+    LSK_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_.get()));
+  }
+  void zero_device(void* p, std::size_t bytes) {
+    if (bytes == 0) return;
+    LSK_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream_.get()));
+  }
+
   // ---- ops (see lsk/ops/*.hpp for their definitions) ------------------------
   template <real_scalar T>
   void gemm(const gemm_problem<T>& g) {
@@ -284,5 +294,6 @@ class backend {
 
 static_assert(Backend<backend>);
 static_assert(backend_for<backend, double>);
+static_assert(DeviceMemory<backend>);
 
 }  // namespace lsk::cuda
