@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
     }
     backward(be, s, p, a, loss.normalizer, grads);
     const double progress = double(step) / steps;  // cosine decay to 10%
-    opt.step(lr * (0.1 + 0.9 * 0.5 * (1 + std::cos(3.141592653589793 * progress))));
+    opt.step(be, lr * (0.1 + 0.9 * 0.5 * (1 + std::cos(3.141592653589793 * progress))));
     smoothed = step == 1 ? loss.loss : 0.95 * smoothed + 0.05 * loss.loss;
     if (step % 100 == 0 || step == 1) std::printf("step %4d  train loss %.3f\n", step, smoothed);
   }

@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     model.backward(be);
     const double t_bwd = seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
-    opt.step();
+    opt.step(be);
     const double t_opt = seconds_since(t0);
     std::printf("loss %.4f (ln vocab %.4f)\n", loss, std::log(double(vocab)));
     std::printf("time: forward %.1f s, backward %.1f s, optimizer %.3f s, threads %d\n", t_fwd, t_bwd, t_opt,

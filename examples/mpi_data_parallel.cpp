@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
       if (batch.size() > 0) model.backward(be);
       const double loss = lsk::dist::all_reduce_count(comm, local_loss);  // sum of shares = global mean
       lsk::dist::all_reduce_gradients(comm, model.grads);
-      opt.step();
+      opt.step(be);
       if (step == 0) first = loss;
       last = loss;
       if (comm.rank() == 0 && (step % 5 == 0 || step + 1 == steps)) std::printf("step %3d loss %.4f\n", step, loss);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lsk/ops/activation.hpp"
+#include "lsk/ops/adamw_update.hpp"
 #include "lsk/ops/cross_entropy.hpp"
 #include "lsk/ops/elementwise.hpp"
 #include "lsk/ops/embedding.hpp"

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "lsk/backends/reference/backend.hpp"
 #include "lsk/core/rng.hpp"
 #include "lsk/optim/adamw.hpp"
 
@@ -30,13 +31,14 @@ TEST_CASE("adamw follows the update rule step by step", "[optim]") {
   for (double x : w.values()) sw.push_back({x});
   for (double x : b.values()) sb.push_back({x});
   lsk::optim::adamw<double> opt(o);
+  lsk::backends::reference be;
   opt.add(w.view(), gw.view(), true);
   opt.add(b.view(), gb.view(), false);
   for (int t = 1; t <= 6; ++t) {
     const double lr = t == 4 ? 0.01 : o.lr;  // a scheduled learning rate
     for (auto& x : gw.values()) x = g.normal();
     for (auto& x : gb.values()) x = g.normal();
-    opt.step(lr);
+    opt.step(be, lr);
     for (std::size_t i = 0; i < sw.size(); ++i) sw[i].step(gw.values()[i], t, o, true, lr);
     for (std::size_t i = 0; i < sb.size(); ++i) sb[i].step(gb.values()[i], t, o, false, lr);
     for (std::size_t i = 0; i < sw.size(); ++i) REQUIRE(w.values()[i] == Approx(sw[i].p).epsilon(1e-12));

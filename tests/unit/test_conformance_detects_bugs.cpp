@@ -94,6 +94,16 @@ struct rope_skips_pass_through : reference {
       for (index_t j = 0; j < rotary; ++j) y.data()[r * d + j] = full.data()[r * d + j];
   }
 };
+// AdamW that forgets the decoupled weight decay.
+struct adamw_without_decay : reference {
+  template <real_scalar T>
+  void adamw_update(tensor_view<T> p, const_view<T> g, tensor_view<T> m, tensor_view<T> v,
+                    const lsk::adamw_coefficients<T>& c) {
+    lsk::adamw_coefficients<T> no_decay = c;
+    no_decay.decay_factor = T(1);
+    reference::adamw_update(p, g, m, v, no_decay);
+  }
+};
 }  // namespace
 
 TEST_CASE("conformance catches broken backends", "[conformance][meta]") {
@@ -134,8 +144,13 @@ TEST_CASE("conformance catches broken backends", "[conformance][meta]") {
     CHECK_FALSE(conformance_check<rope_case, double>(be).passed());
   }
   {
+    adamw_without_decay be;
+    CHECK_FALSE(conformance_check<adamw_update_case, float>(be).passed());
+  }
+  {
     reference be;  // and the unbroken reference passes all of them
     CHECK(conformance_check<matmul_case, float>(be).passed());
     CHECK(gradient_check<swiglu_case>(be).passed());
+    CHECK(conformance_check<adamw_update_case, float>(be).passed());
   }
 }

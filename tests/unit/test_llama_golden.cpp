@@ -93,7 +93,7 @@ TEST_CASE("llama matches transformers: logits, loss, gradients, AdamW steps", "[
       INFO("AdamW step " << step);
       CHECK(loss == Approx(expected[step].get<double>()).epsilon(1e-5));
       f.model.backward(be);
-      opt.step();
+      opt.step(be);
     }
   }
 }

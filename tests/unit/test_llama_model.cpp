@@ -321,7 +321,7 @@ TEST_CASE("a tiny llama overfits a fixed batch", "[model][training]") {
     last = m.forward(be, batch).loss;
     if (step == 0) first = last;
     m.backward(be);
-    opt.step();
+    opt.step(be);
   }
   INFO("loss " << first << " -> " << last);
   CHECK(first > 2.0);

@@ -45,6 +45,20 @@ __global__ void fill_kernel(T* __restrict__ y, T value, index_t n) {
   for (index_t i = global_index(); i < n; i += global_stride()) y[i] = value;
 }
 
+// AdamW (lsk/ops/adamw_update.hpp): moments, then the decayed parameter step.
+template <class T>
+__global__ void adamw_update_kernel(T* __restrict__ param, const T* __restrict__ grad, T* __restrict__ m,
+                                    T* __restrict__ v, adamw_coefficients<T> c, index_t n) {
+  for (index_t i = global_index(); i < n; i += global_stride()) {
+    const T g = grad[i];
+    const T mi = c.beta1 * m[i] + (T(1) - c.beta1) * g;
+    const T vi = c.beta2 * v[i] + (T(1) - c.beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = param[i] * c.decay_factor - c.step_size * mi / (sqrt(vi) * c.inv_sqrt_c2 + c.eps);
+  }
+}
+
 template <class T>
 __global__ void silu_forward_kernel(const T* __restrict__ x, T* __restrict__ y, index_t n) {
   for (index_t i = global_index(); i < n; i += global_stride()) {
@@ -128,6 +142,13 @@ void fill(T* y, T value, index_t n, cudaStream_t stream) {
 }
 
 template <class T>
+void adamw_update(T* param, const T* grad, T* m, T* v, adamw_coefficients<T> c, index_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  adamw_update_kernel<T><<<device::blocks_for(n), device::block_threads, 0, stream>>>(param, grad, m, v, c, n);
+  LSK_CUDA_CHECK_LAUNCH("adamw_update_kernel");
+}
+
+template <class T>
 void silu_forward(const T* x, T* y, index_t n, cudaStream_t stream) {
   if (n <= 0) return;
   silu_forward_kernel<T><<<device::blocks_for(n), device::block_threads, 0, stream>>>(x, y, n);
@@ -168,6 +189,7 @@ void broadcast_rows(const T* row, T* y, index_t rows, index_t n, cudaStream_t st
   template void scale<T>(const T*, T, T*, index_t, cudaStream_t);                                \
   template void axpy<T>(T, const T*, T*, index_t, cudaStream_t);                                 \
   template void fill<T>(T*, T, index_t, cudaStream_t);                                           \
+  template void adamw_update<T>(T*, const T*, T*, T*, adamw_coefficients<T>, index_t, cudaStream_t); \
   template void silu_forward<T>(const T*, T*, index_t, cudaStream_t);                            \
   template void silu_backward<T>(const T*, const T*, T*, index_t, cudaStream_t);                 \
   template void swiglu_forward<T>(const T*, const T*, T*, index_t, cudaStream_t);                \

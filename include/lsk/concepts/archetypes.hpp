@@ -39,6 +39,7 @@ namespace lsk::archetypes {
                     tensor_view<T>);                                                                                 \
   void rope_backward(const_view<T>, const_view<std::int32_t>, const_view<T>, const_view<T>, rope_layout,             \
                      tensor_view<T>);                                                                                \
+  void adamw_update(tensor_view<T>, const_view<T>, tensor_view<T>, tensor_view<T>, const adamw_coefficients<T>&);    \
   double max_abs(const_view<T>);
 
 // Models Backend for f32 only.

@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include "lsk/core/tensor_view.hpp"
+#include "lsk/ops/adamw_coefficients.hpp"
 #include "lsk/ops/gemm_problem.hpp"
 #include "lsk/ops/op_kind.hpp"
 #include "lsk/ops/rope_layout.hpp"
@@ -41,7 +42,8 @@ enum class memory_space { host, device };
 template <class B, class T>
 concept backend_for = requires(B& be, const gemm_problem<T>& g, const_view<T> x, const_view<T> x2, const_view<T> x3,
                                tensor_view<T> y, tensor_view<T> y2, const_view<std::int32_t> ids,
-                               const_view<std::uint8_t> mask, T s, rope_layout layout) {
+                               const_view<std::uint8_t> mask, T s, rope_layout layout,
+                               const adamw_coefficients<T>& adamw) {
   { be.gemm(g) } -> std::same_as<void>;
   { be.embedding_forward(ids, x, y) } -> std::same_as<void>;
   { be.embedding_backward(ids, x, y) } -> std::same_as<void>;
@@ -68,6 +70,7 @@ concept backend_for = requires(B& be, const gemm_problem<T>& g, const_view<T> x,
   { be.broadcast_rows(x, y) } -> std::same_as<void>;
   { be.rope_forward(x, ids, x2, x3, layout, y) } -> std::same_as<void>;
   { be.rope_backward(x, ids, x2, x3, layout, y) } -> std::same_as<void>;
+  { be.adamw_update(y, x, y2, y, adamw) } -> std::same_as<void>;
 };
 
 // A backend: a name, a memory space, a capability query, and every operation

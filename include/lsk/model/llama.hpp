@@ -108,13 +108,16 @@ class llama {
   template <Backend B>
   cross_entropy_result forward(B& be, const token_batch& batch, double normalizer = 0.0) {
     check_batch(batch);
+    check_memory<B>("forward");
     if (context_ != nullptr && memory() != nullptr) {
       raise<config_error>("llama forward: context parallelism needs the model on the host (it is in ",
                           memory()->name(), " memory)");
     }
     allocate<B>(batch);
     batch_ = &batch;
-    if (memory() != nullptr) {
+    if (memory() != nullptr) {  // device ops do not check ids, nor count valid tokens: do it here
+      check_ids(batch);
+      if (normalizer <= 0.0) normalizer = static_cast<double>(batch.valid_tokens());
       device_batch_ = batch.to(memory());
       batch_ = &device_batch_;
     }
@@ -131,6 +134,7 @@ class llama {
     linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
     last_ = cross_entropy_forward<B, T>(be, act_.logits, on_model.targets.view(), on_model.loss_mask.view(),
                                         act_.lse.view(), normalizer);
+    if (memory() != nullptr) last_.valid = batch.valid_tokens();
     if (!std::isfinite(last_.loss)) {
       raise<numeric_error>("llama forward: loss is ", last_.loss, " (sum ", last_.sum, " over ", last_.valid,
                            " tokens)");
@@ -162,6 +166,7 @@ class llama {
   const tensor<T>& decode(B& be, std::span<const std::int32_t> tokens, kv_cache& cache) {
     const auto n = static_cast<index_t>(tokens.size());
     if (n == 0) raise<shape_error>("llama decode: no tokens");
+    check_memory<B>("decode");
     if (context_ != nullptr) raise<config_error>("llama decode: not with context parallelism (set_context_parallel)");
     if (cache.length + n > cache.capacity()) {
       raise<shape_error>("llama decode: ", cache.length + n, " tokens exceed the cache capacity ", cache.capacity());
@@ -340,6 +345,37 @@ class llama {
 
   attention::attention_shape attention_shape_of(const token_batch& b) const {
     return {b.batch, b.seq_len, b.seq_len, config.num_attention_heads, config.num_key_value_heads, config.head_size()};
+  }
+
+  // What host backends' ops check for the model, for a model on a device.
+  void check_ids(const token_batch& b) const {
+    for (index_t i = 0; i < b.size(); ++i) {
+      if (b.tokens(i) < 0 || b.tokens(i) >= config.vocab_size) {
+        raise<index_error>("llama forward: token ", b.tokens(i), " at ", i, " is outside [0, ", config.vocab_size,
+                           ")");
+      }
+      if (b.loss_mask(i) != 0 && (b.targets(i) < 0 || b.targets(i) >= config.vocab_size)) {
+        raise<index_error>("llama forward: target ", b.targets(i), " at ", i, " is outside [0, ", config.vocab_size,
+                           ")");
+      }
+      if (b.positions(i) < 0 || b.positions(i) >= rotary.rows()) {
+        raise<index_error>("llama forward: position ", b.positions(i), " at ", i, " is beyond the rotary tables' ",
+                           rotary.rows(), " rows");
+      }
+    }
+  }
+
+  // The backend must work in the memory the model is in.
+  template <Backend B>
+  void check_memory(const char* call) const {
+    if (B::memory == memory_space::host && memory() != nullptr) {
+      raise<config_error>("llama ", call, ": the model is in ", memory()->name(), " memory, but backend ", B::name,
+                          " works in host memory");
+    }
+    if (B::memory != memory_space::host && memory() == nullptr) {
+      raise<config_error>("llama ", call, ": backend ", B::name,
+                          " works in device memory, but the model is on the host (move it with to(memory))");
+    }
   }
 
   void check_batch(const token_batch& b) const {

@@ -34,6 +34,7 @@ enum class op_kind {
   broadcast_rows,
   rope_forward,
   rope_backward,
+  adamw_update,
 };
 
 inline constexpr std::array all_op_kinds = {
@@ -63,6 +64,7 @@ inline constexpr std::array all_op_kinds = {
     op_kind::broadcast_rows,
     op_kind::rope_forward,
     op_kind::rope_backward,
+    op_kind::adamw_update,
 };
 
 constexpr std::string_view name(op_kind k) {
@@ -119,6 +121,8 @@ constexpr std::string_view name(op_kind k) {
       return "rope_forward";
     case op_kind::rope_backward:
       return "rope_backward";
+    case op_kind::adamw_update:
+      return "adamw_update";
   }
   return "?";
 }

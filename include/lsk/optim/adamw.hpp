@@ -6,7 +6,9 @@
 //   v <- beta2 * v + (1 - beta2) * g^2
 //   p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 // Numerics: state and update in the parameter's precision (f32 master weights);
-// bias corrections computed in double. Host memory only for now.
+// bias corrections computed in double. The update of each parameter is one
+// backend op (lsk/ops/adamw_update.hpp), so moments live in the parameters'
+// memory (host or a device's) and step(be, lr) runs where the weights are.
 #pragma once
 
 #include <cmath>
@@ -17,6 +19,7 @@
 
 #include "lsk/core/error.hpp"
 #include "lsk/core/tensor.hpp"
+#include "lsk/ops/adamw_update.hpp"
 
 namespace lsk::optim {
 
@@ -40,21 +43,28 @@ class adamw {
   }
 
   // Registers a parameter and its gradient; decay = false exempts it from
-  // weight decay. `name` identifies its moments in a checkpoint.
-  void add(tensor_view<T> param, tensor_view<const T> grad, bool decay = true, std::string name = {}) {
+  // weight decay. `name` identifies its moments in a checkpoint. The moments
+  // are allocated in `memory`, which must be the parameter's (nullptr: host).
+  void add(tensor_view<T> param, tensor_view<const T> grad, bool decay = true, std::string name = {},
+           device_memory* memory = nullptr) {
     if (!(param.extents() == grad.extents())) {
       raise<shape_error>("adamw: parameter ", name, " ", param.extents().str(), " and gradient ", grad.extents().str(),
                          " differ");
     }
     if (name.empty()) name = "param" + std::to_string(groups_.size());
-    groups_.push_back({std::move(name), param.extents(), param.span(), grad.span(),
-                       std::vector<T>(param.span().size(), T(0)), std::vector<T>(param.span().size(), T(0)), decay});
+    groups_.push_back({std::move(name), param, grad, tensor<T>(param.extents(), memory),
+                       tensor<T>(param.extents(), memory), decay});
+  }
+  // A parameter tensor and its gradient, in the parameter's memory.
+  void add(tensor<T>& param, const tensor<T>& grad, bool decay = true, std::string name = {}) {
+    add(param.view(), grad.view(), decay, std::move(name), param.memory());
   }
 
-  // The moments of every parameter, for checkpoints: fn(name, extents, m, v).
+  // The moments of every parameter, for checkpoints: fn(name, m, v) with the
+  // tensors in the parameter's memory.
   template <class Fn>
   void for_each_moment(Fn&& fn) {
-    for (auto& g : groups_) fn(g.name, g.extents, std::span<T>(g.m), std::span<T>(g.v));
+    for (auto& g : groups_) fn(g.name, g.m, g.v);
   }
   // Restores the step count after loading the moments.
   void set_steps_taken(std::int64_t t) {
@@ -62,24 +72,23 @@ class adamw {
     t_ = t;
   }
 
-  // One update with learning rate lr (defaults to the configured one).
-  void step(double lr = -1.0) {
+  // One update with learning rate lr (defaults to the configured one), on
+  // backend be, whose memory must hold the parameters.
+  template <Backend B>
+  void step(B& be, double lr = -1.0) {
     if (lr < 0) lr = options_.lr;
     ++t_;
     const double c1 = 1.0 - std::pow(options_.beta1, static_cast<double>(t_));
     const double c2 = 1.0 - std::pow(options_.beta2, static_cast<double>(t_));
-    const T b1 = static_cast<T>(options_.beta1), b2 = static_cast<T>(options_.beta2);
-    const T step_size = static_cast<T>(lr / c1);
-    const T inv_sqrt_c2 = static_cast<T>(1.0 / std::sqrt(c2));
-    const T eps = static_cast<T>(options_.eps);
+    adamw_coefficients<T> c{};
+    c.beta1 = static_cast<T>(options_.beta1);
+    c.beta2 = static_cast<T>(options_.beta2);
+    c.step_size = static_cast<T>(lr / c1);
+    c.inv_sqrt_c2 = static_cast<T>(1.0 / std::sqrt(c2));
+    c.eps = static_cast<T>(options_.eps);
     for (auto& g : groups_) {
-      const T decay_factor = static_cast<T>(g.decay ? 1.0 - lr * options_.weight_decay : 1.0);
-      for (std::size_t i = 0; i < g.param.size(); ++i) {
-        const T grad = g.grad[i];
-        g.m[i] = b1 * g.m[i] + (T(1) - b1) * grad;
-        g.v[i] = b2 * g.v[i] + (T(1) - b2) * grad * grad;
-        g.param[i] = g.param[i] * decay_factor - step_size * g.m[i] / (std::sqrt(g.v[i]) * inv_sqrt_c2 + eps);
-      }
+      c.decay_factor = static_cast<T>(g.decay ? 1.0 - lr * options_.weight_decay : 1.0);
+      adamw_update<B, T>(be, g.param, g.grad, g.m.view(), g.v.view(), c);
     }
   }
 
@@ -89,10 +98,9 @@ class adamw {
  private:
   struct group {
     std::string name;
-    shape extents;
-    std::span<T> param;
-    std::span<const T> grad;
-    std::vector<T> m, v;
+    tensor_view<T> param;
+    tensor_view<const T> grad;
+    tensor<T> m, v;
     bool decay;
   };
   adamw_options options_;

@@ -371,6 +371,39 @@ struct fill_case : case_defaults, elementwise_extent {
   void backward(B&, const tensors<T>&, const tensors<T>&, tensors<T>&) const {}
 };
 
+// Inputs: param, grad, m, v (v >= 0); outputs: the updated param, m, v. Early
+// steps (large bias corrections), with and without weight decay.
+template <class T>
+struct adamw_update_case : case_defaults, elementwise_extent {
+  static constexpr const char* name = "adamw_update";
+  static constexpr bool has_backward = false;
+  static constexpr double tol_f32 = 1e-5;
+  adamw_coefficients<T> c;
+  adamw_update_case(rng& g, int trial) : elementwise_extent(g, trial) {
+    const double lr = 1e-3 * (1 + g.uniform01_d()), beta1 = 0.9, beta2 = 0.95, t = 1 + trial;
+    c.beta1 = static_cast<T>(beta1);
+    c.beta2 = static_cast<T>(beta2);
+    c.step_size = static_cast<T>(lr / (1 - std::pow(beta1, t)));
+    c.inv_sqrt_c2 = static_cast<T>(1 / std::sqrt(1 - std::pow(beta2, t)));
+    c.eps = static_cast<T>(1e-8);
+    c.decay_factor = static_cast<T>(trial % 2 == 0 ? 1 - lr * 0.1 : 1.0);
+  }
+  tensors<T> inputs(rng& g) const {
+    tensors<T> in{random_tensor<T>(g, extents), random_tensor<T>(g, extents), random_tensor<T>(g, extents),
+                  random_tensor<T>(g, extents)};
+    for (auto& x : in[3].values()) x = std::abs(x);
+    return in;
+  }
+  template <Backend B>
+  tensors<T> forward(B& be, const tensors<T>& in) const {
+    tensors<T> out{in[0], in[2], in[3]};
+    adamw_update<B, T>(be, out[0].view(), in[1], out[1].view(), out[2].view(), c);
+    return out;
+  }
+  template <Backend B>
+  void backward(B&, const tensors<T>&, const tensors<T>&, tensors<T>&) const {}
+};
+
 template <class T>
 struct sum_case : case_defaults, elementwise_extent {
   static constexpr const char* name = "sum";

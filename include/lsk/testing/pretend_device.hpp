@@ -150,6 +150,11 @@ class pretend_device {
     host_.axpy(alpha, on(x), on(y));
   }
   template <real_scalar T>
+  void adamw_update(tensor_view<T> param, const_view<T> grad, tensor_view<T> m, tensor_view<T> v,
+                    const adamw_coefficients<T>& c) {
+    host_.adamw_update(on(param), on(grad), on(m), on(v), c);
+  }
+  template <real_scalar T>
   void fill(tensor_view<T> y, T value) {
     host_.fill(on(y), value);
   }

@@ -259,6 +259,15 @@ requires DeviceMemory<B> class staged {
 
   template <real_scalar T>
   requires backend_for<B, T>
+  void adamw_update(tensor_view<T> param, const_view<T> grad, tensor_view<T> m, tensor_view<T> v,
+                    const adamw_coefficients<T>& c) {
+    area s(be_);
+    be_.adamw_update(s.out(param), s.in(grad), s.out(m), s.out(v), c);
+    s.finish();
+  }
+
+  template <real_scalar T>
+  requires backend_for<B, T>
   void fill(tensor_view<T> y, T value) {
     area s(be_);
     be_.fill(s.out(y), value);

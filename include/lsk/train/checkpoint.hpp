@@ -56,13 +56,17 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& root, const m
   const fs::path tmp_dir = root / (name + ".partial");
   fs::remove_all(tmp_dir);
   fs::create_directories(tmp_dir);
-  model::save_hf_checkpoint(tmp_dir, config, weights);
+  if (weights.memory() != nullptr) {
+    model::save_hf_checkpoint(tmp_dir, config, weights.to(nullptr));
+  } else {
+    model::save_hf_checkpoint(tmp_dir, config, weights);
+  }
   io::safetensors::writer moments;
-  optimizer.for_each_moment(
-      [&](const std::string& pname, const shape& extents, std::span<float> m, std::span<float> v) {
-        moments.add("m." + pname, tensor_view<const float>(m.data(), extents));
-        moments.add("v." + pname, tensor_view<const float>(v.data(), extents));
-      });
+  optimizer.for_each_moment([&](const std::string& pname, const tensor<float>& m, const tensor<float>& v) {
+    tensor<float> copy;
+    moments.add("m." + pname, on_host(m, copy).view());
+    moments.add("v." + pname, on_host(v, copy).view());
+  });
   moments.write(tmp_dir / "optimizer.safetensors");
   nlohmann::json j;
   j["step"] = state.step;
@@ -106,20 +110,19 @@ checkpoint_state load_checkpoint(const std::filesystem::path& dir, model::llama_
     if (src == nullptr || !(src->extents() == t.extents())) {
       raise<format_error>(dir.string(), ": checkpoint tensor '", name, "' is missing or has another shape");
     }
-    std::copy(src->values().begin(), src->values().end(), t.values().begin());
+    t.copy_from(*src);
   });
   const auto moments = io::safetensors::reader::open(dir / "optimizer.safetensors");
-  optimizer.for_each_moment(
-      [&](const std::string& pname, const shape& extents, std::span<float> m, std::span<float> v) {
-        for (auto [prefix, dst] : {std::pair{"m.", m}, std::pair{"v.", v}}) {
-          const auto t = moments.read<float>(prefix + pname);
-          if (!(t.extents() == extents)) {
-            raise<format_error>(moments.source(), ": '", prefix, pname, "' is ", t.extents().str(), ", expected ",
-                                extents.str());
-          }
-          std::copy(t.values().begin(), t.values().end(), dst.begin());
-        }
-      });
+  optimizer.for_each_moment([&](const std::string& pname, tensor<float>& m, tensor<float>& v) {
+    for (auto [prefix, dst] : {std::pair{"m.", &m}, std::pair{"v.", &v}}) {
+      const auto t = moments.read<float>(prefix + pname);
+      if (!(t.extents() == dst->extents())) {
+        raise<format_error>(moments.source(), ": '", prefix, pname, "' is ", t.extents().str(), ", expected ",
+                            dst->extents().str());
+      }
+      dst->copy_from(t);
+    }
+  });
   const nlohmann::json j = position::load_json_file(dir / "trainer.json");
   checkpoint_state s;
   try {

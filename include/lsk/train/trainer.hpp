@@ -29,6 +29,10 @@
 // attention over context_parallel (set only for the step). Counts, losses and
 // gradients are summed over all D * P ranks, so every rank again takes the
 // step of one rank on the whole batch.
+// Memory: the trainer works where the model is: a model moved to a device
+// backend's memory (llama::to, before the trainer is made) trains there with
+// that backend (gradients, clipping, AdamW moments on the device; checkpoints
+// copied to the host). Data and context parallelism need a host model.
 #pragma once
 
 #include <chrono>
@@ -85,11 +89,15 @@ class trainer {
         if (gname != name) return;
         const bool decay =
             options_.decay_norms_and_embeddings || !model::llama_weights<float>::is_norm_or_embedding(name);
-        optimizer_.add(w.view(), g.view(), decay, name);
+        optimizer_.add(w, g, decay, name);
         grads_.push_back(g.view());
       });
     });
     check_context_parallel();
+    if (ranks() > 1 && model_.memory() != nullptr) {
+      raise<config_error>("trainer: data parallelism all-reduces gradients in host memory, but the model is in ",
+                          model_.memory()->name(), " memory");
+    }
     if (options_.parallel.data_parallel && options_.parallel.data_parallel->size() > 1)
       reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(
           *options_.parallel.data_parallel, model_.grads,
@@ -139,7 +147,7 @@ class trainer {
     step_record r;
     r.grad_norm = optim::clip_grad_norm<B, float>(be, grads_, options_.max_grad_norm);
     r.lr = options_.learning_rate ? options_.learning_rate(step_) : options_.adamw.lr;
-    optimizer_.step(r.lr);
+    optimizer_.step(be, r.lr);
     ++step_;
     r.step = step_;
     r.loss = loss;

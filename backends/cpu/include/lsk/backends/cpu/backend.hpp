@@ -244,6 +244,23 @@ class cpu {
     for_chunks(x.numel(), [&](index_t i0, index_t len) { vec(y.data() + i0, len) += alpha * vec(x.data() + i0, len); });
   }
 
+  // In T, element by element over the threads' chunks.
+  template <real_scalar T>
+  void adamw_update(tensor_view<T> param, const_view<T> grad, tensor_view<T> m, tensor_view<T> v,
+                    const adamw_coefficients<T>& c) {
+    T* p = param.data();
+    const T* g = grad.data();
+    T* mm = m.data();
+    T* vv = v.data();
+    for_chunks(param.numel(), [&](index_t i0, index_t len) {
+      for (index_t i = i0; i < i0 + len; ++i) {
+        mm[i] = c.beta1 * mm[i] + (T(1) - c.beta1) * g[i];
+        vv[i] = c.beta2 * vv[i] + (T(1) - c.beta2) * g[i] * g[i];
+        p[i] = p[i] * c.decay_factor - c.step_size * mm[i] / (std::sqrt(vv[i]) * c.inv_sqrt_c2 + c.eps);
+      }
+    });
+  }
+
   template <real_scalar T>
   void fill(tensor_view<T> y, T value) {
     for_chunks(y.numel(), [&](index_t i0, index_t len) { vec(y.data() + i0, len).setConstant(value); });

@@ -26,6 +26,9 @@
 //  - embedding_backward: atomic adds in the input precision (the order of
 //    additions to a repeated id's row varies between runs).
 //  - RoPE: one thread per rotated pair, in the input precision.
+//  - adamw_update: one thread per element in the input precision (the
+//    compiler may fuse multiply-adds, so f32 results differ from the cpu
+//    backend's in the last bits).
 // Ids are not checked on the host for device memory (see kernels.hpp for what
 // out-of-range ids do).
 #pragma once
@@ -237,6 +240,12 @@ class backend {
   template <real_scalar T>
   void axpy(T alpha, const_view<T> x, tensor_view<T> y) {
     kernels::axpy(alpha, x.data(), y.data(), x.numel(), s());
+  }
+
+  template <real_scalar T>
+  void adamw_update(tensor_view<T> param, const_view<T> grad, tensor_view<T> m, tensor_view<T> v,
+                    const adamw_coefficients<T>& c) {
+    kernels::adamw_update(param.data(), grad.data(), m.data(), v.data(), c, param.numel(), s());
   }
 
   template <real_scalar T>

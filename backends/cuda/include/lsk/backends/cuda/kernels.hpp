@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "lsk/core/shape.hpp"
+#include "lsk/ops/adamw_coefficients.hpp"
 #include "lsk/ops/rope_layout.hpp"
 
 namespace lsk::cuda::kernels {
@@ -35,6 +36,8 @@ template <class T>
 void axpy(T alpha, const T* x, T* y, index_t n, cudaStream_t stream);
 template <class T>
 void fill(T* y, T value, index_t n, cudaStream_t stream);
+template <class T>
+void adamw_update(T* param, const T* grad, T* m, T* v, adamw_coefficients<T> c, index_t n, cudaStream_t stream);
 template <class T>
 void silu_forward(const T* x, T* y, index_t n, cudaStream_t stream);
 template <class T>

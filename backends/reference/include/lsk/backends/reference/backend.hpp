@@ -220,6 +220,21 @@ class reference {
       y.data()[i] = static_cast<T>(double(y.data()[i]) + double(alpha) * double(x.data()[i]));
   }
 
+  // In double, rounded to T once per stored value.
+  template <real_scalar T>
+  void adamw_update(tensor_view<T> param, const_view<T> grad, tensor_view<T> m, tensor_view<T> v,
+                    const adamw_coefficients<T>& c) {
+    for (index_t i = 0; i < param.numel(); ++i) {
+      const double g = double(grad.data()[i]);
+      const double mi = double(c.beta1) * double(m.data()[i]) + (1.0 - double(c.beta1)) * g;
+      const double vi = double(c.beta2) * double(v.data()[i]) + (1.0 - double(c.beta2)) * g * g;
+      m.data()[i] = static_cast<T>(mi);
+      v.data()[i] = static_cast<T>(vi);
+      param.data()[i] = static_cast<T>(double(param.data()[i]) * double(c.decay_factor) -
+                                       double(c.step_size) * mi / (std::sqrt(vi) * double(c.inv_sqrt_c2) + double(c.eps)));
+    }
+  }
+
   template <real_scalar T>
   void fill(tensor_view<T> y, T value) {
     std::fill(y.data(), y.data() + y.numel(), value);

@@ -1,0 +1,207 @@
+// The model, the optimizer and the trainer in a device backend's memory,
+// checked on the host with lsk::testing::pretend_device<cpu>: it refuses every
+// pointer outside its own blocks and computes with the cpu backend, so a model
+// trained there must match the same model trained on the cpu backend bit for
+// bit, and any host access to device state fails loudly.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "lsk/backends/cpu/backend.hpp"
+#include "lsk/eval/perplexity.hpp"
+#include "lsk/model/generate.hpp"
+#include "lsk/position/rope.hpp"
+#include "lsk/testing/pretend_device.hpp"
+#include "lsk/train/trainer.hpp"
+
+namespace {
+using lsk::index_t;
+using device = lsk::testing::pretend_device<lsk::backends::cpu>;
+namespace fs = std::filesystem;
+
+lsk::model::hf_config tiny_config() {
+  lsk::model::hf_config c;
+  c.model.vocab_size = 30;
+  c.model.hidden_size = 16;
+  c.model.intermediate_size = 32;
+  c.model.num_hidden_layers = 2;
+  c.model.num_attention_heads = 4;
+  c.model.num_key_value_heads = 2;
+  c.model.max_position_embeddings = 32;
+  c.rope.head_dim = c.model.head_size();
+  c.rope.max_position_embeddings = 32;
+  return c;
+}
+
+lsk::model::llama<float> fresh_model(const lsk::model::hf_config& c) {
+  lsk::rng g(21);
+  lsk::model::llama_weights<float> w(c.model);
+  w.init(g, 0.1);
+  lsk::model::llama<float> m(c.model, std::move(w));
+  m.set_position_encoding(lsk::position::rope(c.rope), c.model.max_position_embeddings);
+  return m;
+}
+
+lsk::model::token_batch make_batch(std::int64_t step, index_t micro) {
+  lsk::model::token_batch b(2, 12);
+  for (index_t s = 0; s < 2; ++s) {
+    std::vector<std::int32_t> stream(13);
+    const auto start = static_cast<std::int32_t>((step * 7 + micro * 3 + s) % 30);
+    for (std::size_t t = 0; t < stream.size(); ++t)
+      stream[t] = (start + static_cast<std::int32_t>(t) * static_cast<std::int32_t>(1 + s)) % 30;
+    b.set_sequence(s, stream);
+  }
+  b.loss_mask(micro) = 0;
+  return b;
+}
+
+std::vector<float> host_values(const lsk::tensor<float>& t) { return t.to_host().values(); }
+
+void require_same_weights(const lsk::model::llama_weights<float>& a, const lsk::model::llama_weights<float>& b) {
+  std::vector<std::vector<float>> va, vb;
+  a.for_each([&](const std::string&, const lsk::tensor<float>& t) { va.push_back(host_values(t)); });
+  b.for_each([&](const std::string&, const lsk::tensor<float>& t) { vb.push_back(host_values(t)); });
+  REQUIRE(va == vb);
+}
+
+lsk::train::trainer_options options(const fs::path& dir = {}) {
+  lsk::train::trainer_options o;
+  o.micro_batches = 2;
+  o.max_grad_norm = 0.5;
+  o.adamw = {.lr = 3e-3, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
+  o.learning_rate = [](std::int64_t step) { return 3e-3 * (1.0 - 0.05 * double(step)); };
+  o.checkpoint_dir = dir;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("device tensors keep their elements in the device's memory", "[tensor][device]") {
+  const int before = device::live_blocks;
+  {
+    device be;
+    lsk::backend_memory<device> memory(be);
+    lsk::tensor<float> host(lsk::shape{2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+    const lsk::tensor<float> on_device = host.to(&memory);
+    CHECK(on_device.on_device());
+    CHECK(on_device.memory() == &memory);
+    CHECK(device::live_blocks == before + 1);
+    CHECK_THROWS_WITH(on_device(0, 1), Catch::Contains("pretend_device memory"));
+    CHECK_THROWS_AS(on_device.values(), lsk::error);
+    const lsk::tensor<float> copy = on_device;  // a second device block, same elements
+    CHECK(copy.on_device());
+    CHECK(copy.data() != on_device.data());
+    CHECK(copy.to_host().values() == host.values());
+    lsk::tensor<float> filled(lsk::shape{4}, &memory);
+    CHECK(filled.to_host().values() == std::vector<float>(4, 0.0f));
+    filled.fill(2.5f);
+    CHECK(filled.to_host().values() == std::vector<float>(4, 2.5f));
+    CHECK_THROWS_AS(filled.copy_from(host), lsk::shape_error);
+    lsk::tensor<float> back(lsk::shape{2, 3});
+    back.copy_from(copy);
+    CHECK(back.values() == host.values());
+    // A host view handed to the device backend is refused.
+    const auto fill_host = [&] { lsk::fill<device, float>(be, back.view(), 1.0f); };
+    CHECK_THROWS_WITH(fill_host(), Catch::Contains("not device memory"));
+  }
+  CHECK(device::live_blocks == before);
+}
+
+TEST_CASE("a model in device memory computes what it computes on the host, bit for bit", "[model][device]") {
+  const auto cfg = tiny_config();
+  lsk::backends::cpu cpu;
+  device be;
+  lsk::backend_memory<device> memory(be);
+  auto host_model = fresh_model(cfg);
+  auto device_model = fresh_model(cfg);
+  device_model.to(&memory);
+  REQUIRE(device_model.memory() == &memory);
+  REQUIRE(device_model.rotary.cos.on_device());
+
+  const auto batch = make_batch(3, 1);
+  const auto h = host_model.forward(cpu, batch);
+  const auto d = device_model.forward(be, batch);
+  CHECK(h.loss == d.loss);
+  CHECK(h.valid == d.valid);
+  CHECK(device_model.logits().on_device());
+  CHECK(host_model.logits().values() == host_values(device_model.logits()));
+  host_model.backward(cpu);
+  device_model.backward(be);
+  require_same_weights(host_model.grads, device_model.grads);
+
+  // Generation (prefill, then one token per step through the KV cache).
+  lsk::model::generation_options g;
+  g.max_new_tokens = 8;
+  g.stop_at_eos = false;
+  lsk::rng r1(5), r2(5);
+  const std::vector<std::int32_t> prompt{1, 4, 9};
+  CHECK(lsk::model::generate(cpu, host_model, prompt, g, r1) == lsk::model::generate(be, device_model, prompt, g, r2));
+
+  // Perplexity reads the logits through a host copy.
+  std::vector<std::int32_t> tokens(40);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::int32_t>((i * 7) % 30);
+  const auto ph = lsk::eval::perplexity_by_length(cpu, host_model, tokens, {8, 16}, 2);
+  const auto pd = lsk::eval::perplexity_by_length(be, device_model, tokens, {8, 16}, 2);
+  REQUIRE(ph.size() == pd.size());
+  for (std::size_t i = 0; i < ph.size(); ++i) CHECK(ph[i].nll == pd[i].nll);
+
+  // Back on the host, the model is the host model again.
+  device_model.to(nullptr);
+  CHECK_FALSE(device_model.memory());
+  CHECK(device_model.forward(cpu, batch).loss == h.loss);
+}
+
+TEST_CASE("what a device model cannot do yet is refused with a message", "[model][device]") {
+  const auto cfg = tiny_config();
+  device be;
+  lsk::backend_memory<device> memory(be);
+  auto m = fresh_model(cfg);
+  m.to(&memory);
+  auto packed = make_batch(0, 0);
+  const index_t lengths[] = {5, 7};
+  packed.set_documents(0, lengths);
+  CHECK_THROWS_AS(m.forward(be, packed), lsk::unsupported_error);
+  auto bad = make_batch(0, 0);
+  bad.tokens(5) = 30;  // device ops do not check ids: the model does before the copy
+  CHECK_THROWS_WITH(m.forward(be, bad), Catch::Contains("token 30 at 5"));
+
+  // A host backend cannot reach the device's memory, a device backend not the host's.
+  lsk::backends::cpu cpu;
+  CHECK_THROWS_WITH(m.forward(cpu, make_batch(0, 0)), Catch::Contains("pretend_device memory"));
+  auto host_model = fresh_model(cfg);
+  CHECK_THROWS_WITH(host_model.forward(be, make_batch(0, 0)), Catch::Contains("to(memory)"));
+}
+
+TEST_CASE("the trainer trains a device model exactly as a host model, and resumes it", "[train][device]") {
+  const fs::path dir = fs::temp_directory_path() / "lsk_test_device_trainer";
+  fs::remove_all(dir);
+  const auto cfg = tiny_config();
+
+  lsk::backends::cpu cpu;
+  auto host_model = fresh_model(cfg);
+  lsk::train::trainer host_trainer(host_model, cfg, options());
+  std::vector<double> host_losses;
+  for (int s = 0; s < 6; ++s) host_losses.push_back(host_trainer.step(cpu, make_batch).loss);
+
+  device be;
+  lsk::backend_memory<device> memory(be);
+  std::vector<double> device_losses;
+  {
+    auto m = fresh_model(cfg);
+    m.to(&memory);
+    lsk::train::trainer t(m, cfg, options(dir));
+    for (int s = 0; s < 3; ++s) device_losses.push_back(t.step(be, make_batch).loss);
+    t.save();
+  }
+  auto m = fresh_model(cfg);
+  m.to(&memory);
+  lsk::train::trainer t(m, cfg, options(dir));
+  REQUIRE(t.resume());  // weights and moments copied into device memory
+  REQUIRE(t.steps_done() == 3);
+  for (int s = 3; s < 6; ++s) device_losses.push_back(t.step(be, make_batch).loss);
+
+  REQUIRE(device_losses == host_losses);
+  require_same_weights(host_model.weights, m.weights);
+  fs::remove_all(dir);
+}
