@@ -30,7 +30,10 @@
 //    compiler may fuse multiply-adds, so f32 results differ from the cpu
 //    backend's in the last bits).
 // Ids are not checked on the host for device memory (see kernels.hpp for what
-// out-of-range ids do).
+// out-of-range ids do; a Llama model checks its batches before copying them).
+// Models: lsk::model::llama::to(&memory) with memory a backend_memory<backend>
+// (lsk/core/backend_memory.hpp) puts a model's tensors in this backend's
+// memory; its attention is model_attention (model_attention.hpp).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -45,6 +48,7 @@
 #include "lsk/backends/cuda/error.hpp"
 #include "lsk/backends/cuda/gemm.hpp"
 #include "lsk/backends/cuda/kernels.hpp"
+#include "lsk/backends/cuda/model_attention.hpp"
 #include "lsk/concepts/backend.hpp"
 
 namespace lsk::cuda {
@@ -86,6 +90,8 @@ class backend {
  public:
   static constexpr std::string_view name = "cuda";
   static constexpr memory_space memory = memory_space::device;
+  // What a Llama model's layers use (lsk/model/llama.hpp): flash kernels for f32 models.
+  using attention_type = model_attention;
 
   backend() : backend(backend_options{}) {}
   explicit backend(backend_options options) : options_(options), selector_(options.device), blas_(stream_.get()) {}

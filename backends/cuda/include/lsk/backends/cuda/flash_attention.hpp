@@ -100,6 +100,10 @@ struct flash_attention_backward_params {
 
 std::size_t flash_attention_backward_workspace_bytes(int total_q, int heads, int head_dim, bool deterministic);
 
+// offsets[b] = b * seq_len for b = 0 .. batch (batch + 1 device int32s): the
+// cu_seqlens of `batch` sequences of seq_len tokens each.
+void fill_sequence_offsets(std::int32_t* offsets, int batch, int seq_len, cudaStream_t stream = nullptr);
+
 void flash_attention_forward(const flash_attention_params& p, cudaStream_t stream = nullptr);
 void flash_attention_backward(const flash_attention_backward_params& p, cudaStream_t stream = nullptr);
 

@@ -1,0 +1,201 @@
+// lsk/backends/cuda/model_attention.hpp: the attention a Llama model runs on the
+// CUDA backend (lsk::cuda::backend::attention_type; lsk/concepts/attention.hpp).
+//
+// f32 models with head_dim 64 or 128: the flash-attention kernels
+// (flash_attention.hpp) in bf16 with f32 accumulation, i.e. mixed precision
+// inside attention only: q, k, v are rounded to bf16, the output and the
+// gradients dq, dk, dv come back as f32 from bf16 kernel outputs. Causal and
+// document masks (the model's per-token ids, on the device). The backward is
+// the kernels' deterministic one (dq without atomics); a whole step still
+// varies in the last bits between runs (embedding_backward's atomic adds).
+// Every other case (f64 models, other head sizes): the naive attention on the
+// backend's ops (cuBLAS products, causal softmax; f32/f64 throughout;
+// document masks refused there).
+// saved (per layer, in elements of the model's type T = float): lse (tokens x
+// heads) f32, then bf16 copies of q, k, v and the output, then the sequence
+// offsets; scratch: bf16 dout, dq, dk, dv and the kernel's workspace. Every
+// region starts on a 16-byte boundary (the kernels' vector loads).
+// Status: compiled in CI; not yet run on a GPU (test:
+// backends/cuda/tests/test_cuda_model.cpp, skipped without one).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "lsk/attention/naive.hpp"
+#include "lsk/backends/cuda/convert.hpp"
+#include "lsk/backends/cuda/flash_attention.hpp"
+
+namespace lsk::cuda {
+
+struct model_attention {
+  static constexpr std::string_view name = "cuda_flash";
+
+  // Whether shape s runs on the flash kernels (f32 models only; see the header).
+  static bool fused(const attention::attention_shape& s) { return s.head_dim == 64 || s.head_dim == 128; }
+
+  index_t saved_size(const attention::attention_shape& s) const {
+    return fused(s) ? floats(saved_layout(s).end) : attention::naive_attention{}.saved_size(s);
+  }
+  index_t scratch_size(const attention::attention_shape& s) const {
+    return fused(s) ? floats(scratch_layout(s).end) : attention::naive_attention{}.scratch_size(s);
+  }
+
+  template <Backend B, real_scalar T>
+  void forward(B& be, const attention::attention_shape& s, const attention::attention_mask& mask, const_view<T> q,
+               const_view<T> k, const_view<T> v, T scale, tensor_view<T> saved, tensor_view<T> out) const {
+    if (!fused(s)) {
+      attention::naive_attention{}.forward<B, T>(be, s, mask, q, k, v, scale, saved, out);
+      return;
+    }
+    if constexpr (!std::is_same_v<T, float>) {
+      raise<unsupported_error>("cuda model attention: head_dim ", s.head_dim, " runs on bf16 kernels, for f32 models");
+    } else {
+      auto* base = reinterpret_cast<std::byte*>(saved.data());
+      const saved_regions r = saved_layout(s);
+      const cudaStream_t stream = be.stream();
+      auto* q16 = reinterpret_cast<bf16*>(base + r.q);
+      auto* k16 = reinterpret_cast<bf16*>(base + r.k);
+      auto* v16 = reinterpret_cast<bf16*>(base + r.v);
+      auto* o16 = reinterpret_cast<bf16*>(base + r.o);
+      auto* offsets_q = reinterpret_cast<std::int32_t*>(base + r.offsets_q);
+      auto* offsets_k = reinterpret_cast<std::int32_t*>(base + r.offsets_k);
+      f32_to_bf16(q.data(), q16, count(q), stream);
+      f32_to_bf16(k.data(), k16, count(k), stream);
+      f32_to_bf16(v.data(), v16, count(v), stream);
+      fill_sequence_offsets(offsets_q, narrow(s.batch), narrow(s.q_len), stream);
+      fill_sequence_offsets(offsets_k, narrow(s.batch), narrow(s.k_len), stream);
+      flash_attention_params p = params(s, mask, scale, q16, k16, v16, offsets_q, offsets_k);
+      p.o = o16;
+      p.lse = reinterpret_cast<float*>(base + r.lse);
+      flash_attention_forward(p, stream);
+      bf16_to_f32(o16, out.data(), count(out), stream);
+    }
+  }
+
+  template <Backend B, real_scalar T>
+  void backward(B& be, const attention::attention_shape& s, const attention::attention_mask& mask, const_view<T> q,
+                const_view<T> k, const_view<T> v, const_view<T> out, const_view<T> saved, const_view<T> dout, T scale,
+                tensor_view<T> scratch, tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv) const {
+    if (!fused(s)) {
+      attention::naive_attention{}.backward<B, T>(be, s, mask, q, k, v, out, saved, dout, scale, scratch, dq, dk, dv);
+      return;
+    }
+    if constexpr (!std::is_same_v<T, float>) {
+      raise<unsupported_error>("cuda model attention: head_dim ", s.head_dim, " runs on bf16 kernels, for f32 models");
+    } else {
+      const auto* base = reinterpret_cast<const std::byte*>(saved.data());
+      auto* work = reinterpret_cast<std::byte*>(scratch.data());
+      const saved_regions r = saved_layout(s);
+      const scratch_regions w = scratch_layout(s);
+      const cudaStream_t stream = be.stream();
+      auto* do16 = reinterpret_cast<bf16*>(work + w.dout);
+      auto* dq16 = reinterpret_cast<bf16*>(work + w.dq);
+      auto* dk16 = reinterpret_cast<bf16*>(work + w.dk);
+      auto* dv16 = reinterpret_cast<bf16*>(work + w.dv);
+      f32_to_bf16(dout.data(), do16, count(dout), stream);
+      flash_attention_backward_params p;
+      p.fwd = params(s, mask, scale, reinterpret_cast<const bf16*>(base + r.q), reinterpret_cast<const bf16*>(base + r.k),
+                     reinterpret_cast<const bf16*>(base + r.v), reinterpret_cast<const std::int32_t*>(base + r.offsets_q),
+                     reinterpret_cast<const std::int32_t*>(base + r.offsets_k));
+      p.fwd.o = const_cast<bf16*>(reinterpret_cast<const bf16*>(base + r.o));  // read by the backward
+      p.fwd.lse = const_cast<float*>(reinterpret_cast<const float*>(base + r.lse));
+      p.dout = do16;
+      p.dq = dq16;
+      p.dk = dk16;
+      p.dv = dv16;
+      p.total_q = narrow(s.batch * s.q_len);
+      p.workspace = work + w.workspace;
+      p.deterministic = true;
+      flash_attention_backward(p, stream);
+      bf16_to_f32(dq16, dq.data(), count(dq), stream);
+      bf16_to_f32(dk16, dk.data(), count(dk), stream);
+      bf16_to_f32(dv16, dv.data(), count(dv), stream);
+    }
+  }
+
+ private:
+  // Byte offsets of the regions (each 16-byte aligned) and the total.
+  struct saved_regions {
+    std::size_t lse, q, k, v, o, offsets_q, offsets_k, end;
+  };
+  struct scratch_regions {
+    std::size_t dout, dq, dk, dv, workspace, end;
+  };
+
+  static std::size_t aligned(std::size_t bytes) { return (bytes + 15) / 16 * 16; }
+  static index_t floats(std::size_t bytes) { return static_cast<index_t>(aligned(bytes) / sizeof(float)); }
+  template <class V>
+  static std::size_t count(const V& view) {
+    return static_cast<std::size_t>(view.numel());
+  }
+  static int narrow(index_t n) {
+    if (n > 2147483647) raise<shape_error>("cuda model attention: ", n, " exceeds the kernels' int32 sizes");
+    return static_cast<int>(n);
+  }
+
+  static saved_regions saved_layout(const attention::attention_shape& s) {
+    const auto q_elems = static_cast<std::size_t>(s.batch * s.q_len * s.heads * s.head_dim);
+    const auto kv_elems = static_cast<std::size_t>(s.batch * s.k_len * s.kv_heads * s.head_dim);
+    const auto offsets = static_cast<std::size_t>(s.batch + 1) * sizeof(std::int32_t);
+    saved_regions r{};
+    std::size_t at = 0;
+    const auto take = [&](std::size_t bytes) {
+      const std::size_t start = at;
+      at += aligned(bytes);
+      return start;
+    };
+    r.lse = take(static_cast<std::size_t>(s.batch * s.q_len * s.heads) * sizeof(float));
+    r.q = take(q_elems * sizeof(bf16));
+    r.k = take(kv_elems * sizeof(bf16));
+    r.v = take(kv_elems * sizeof(bf16));
+    r.o = take(q_elems * sizeof(bf16));
+    r.offsets_q = take(offsets);
+    r.offsets_k = take(offsets);
+    r.end = at;
+    return r;
+  }
+  static scratch_regions scratch_layout(const attention::attention_shape& s) {
+    const auto q_elems = static_cast<std::size_t>(s.batch * s.q_len * s.heads * s.head_dim);
+    const auto kv_elems = static_cast<std::size_t>(s.batch * s.k_len * s.kv_heads * s.head_dim);
+    scratch_regions w{};
+    std::size_t at = 0;
+    const auto take = [&](std::size_t bytes) {
+      const std::size_t start = at;
+      at += aligned(bytes);
+      return start;
+    };
+    w.dout = take(q_elems * sizeof(bf16));
+    w.dq = take(q_elems * sizeof(bf16));
+    w.dk = take(kv_elems * sizeof(bf16));
+    w.dv = take(kv_elems * sizeof(bf16));
+    w.workspace = take(flash_attention_backward_workspace_bytes(narrow(s.batch * s.q_len), narrow(s.heads),
+                                                                narrow(s.head_dim), true));
+    w.end = at;
+    return w;
+  }
+
+  static flash_attention_params params(const attention::attention_shape& s, const attention::attention_mask& mask,
+                                       float scale, const bf16* q, const bf16* k, const bf16* v,
+                                       const std::int32_t* offsets_q, const std::int32_t* offsets_k) {
+    flash_attention_params p;
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.cu_seqlens_q = offsets_q;
+    p.cu_seqlens_k = offsets_k;
+    p.documents = mask.by_document() ? mask.documents.data() : nullptr;
+    p.batch = narrow(s.batch);
+    p.max_seqlen_q = narrow(s.q_len);
+    p.max_seqlen_k = narrow(s.k_len);
+    p.heads = narrow(s.heads);
+    p.kv_heads = narrow(s.kv_heads);
+    p.head_dim = narrow(s.head_dim);
+    p.scale = scale;
+    p.causal = true;
+    return p;
+  }
+};
+
+}  // namespace lsk::cuda
