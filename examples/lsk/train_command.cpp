@@ -1,7 +1,9 @@
 // lsk train --plan FILE --text PATH... [--heldout FILE] [--out DIR] [--tokenizer byte|FILE.model]
 //           [--attention naive|tiled] [--fresh] [--init MODEL_DIR] [--data-parallel N]
-//           [--context-parallel P] [--launcher threads|mpi]
-// Runs every stage of the plan with lsk::recipe::run on the cpu backend; with
+//           [--context-parallel P] [--launcher threads|mpi] [--backend cpu|cuda]
+// Runs every stage of the plan with lsk::recipe::run on the cpu backend (with
+// --backend cuda, lsk built with LSK_ENABLE_CUDA: training on the GPU, the
+// evaluations on the cpu; one rank only); with
 // --data-parallel N, on N ranks (threads of this process, each with 1/N of the
 // OpenMP threads) that split every micro-batch's rows and sum their gradients
 // (lsk/train/trainer.hpp), rank 0 writing the output and evaluating; with
@@ -40,6 +42,9 @@
 
 #include "evaluation.hpp"
 #include "lsk/backends/cpu/backend.hpp"
+#if defined(LSK_CLI_HAS_CUDA)
+#include "lsk/backends/cuda/backend.hpp"
+#endif
 #include "lsk/dist/thread_communicator.hpp"
 #if defined(LSK_CLI_HAS_MPI)
 #include "lsk/dist/mpi_communicator.hpp"
@@ -50,6 +55,7 @@
 namespace {
 struct train_args {
   std::string plan, out = "out/train", tokenizer = "byte", heldout, attention = "naive", init;
+  std::string backend = "cpu";  // where the stages train (evaluation runs on the cpu)
   std::vector<std::string> text;
   bool fresh = false;
   int data_parallel = 0, context_parallel = 1;  // data_parallel 0: not given (1 with threads, N / P with MPI)
@@ -214,7 +220,19 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
   const auto make_data = lsk::recipe::make_plan_data(tok, corpus);
   std::vector<lsk::recipe::stage_result> results;
   const int ranks = std::max(a.data_parallel, 1) * a.context_parallel;
-  if (mpi.data_parallel) {  // launched by mpirun: this process is one rank
+  if (a.backend == "cuda") {
+    if (ranks > 1 || mpi.data_parallel)
+      lsk::raise<lsk::config_error>("--backend cuda trains on one GPU: no --data-parallel, --context-parallel or mpi");
+#if defined(LSK_CLI_HAS_CUDA)
+    if (const auto why = lsk::cuda::backend::unavailable(); !why.empty())
+      lsk::raise<lsk::config_error>("--backend cuda: ", why);
+    lsk::cuda::backend gpu;
+    std::printf("backend: cuda (training), cpu (evaluation)\n");
+    results = lsk::recipe::run(gpu, plan, config, make_data, evaluate, options);
+#else
+    lsk::raise<lsk::config_error>("--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
+#endif
+  } else if (mpi.data_parallel) {  // launched by mpirun: this process is one rank
     auto rank_options = options;
     rank_options.parallel = mpi;
     const bool first = mpi.data_parallel->rank() == 0;
@@ -313,6 +331,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "output directory (resumed when it exists)");
   cmd->add_option("--tokenizer", args->tokenizer, "'byte' or a SentencePiece .model");
   cmd->add_option("--attention", args->attention, "naive or tiled")->check(CLI::IsMember({"naive", "tiled"}));
+  cmd->add_option("--backend", args->backend, "cpu, or cuda (a build with LSK_ENABLE_CUDA; one GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
   cmd->add_option("--init", args->init, "start the first stage from this Hugging Face model directory")
       ->check(CLI::ExistingDirectory);

@@ -11,6 +11,7 @@
 #include "lsk/backends/cpu/backend.hpp"
 #include "lsk/dist/thread_communicator.hpp"
 #include "lsk/recipe/stream_data.hpp"
+#include "lsk/testing/pretend_device.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -51,6 +52,7 @@ struct kill_point {
   std::int64_t step = -1;  // the run dies when it asks for this step's batch
 };
 
+template <lsk::Backend B = lsk::backends::cpu>
 std::vector<lsk::recipe::stage_result> run(
     const fs::path& out, const kill_point& kill = {}, const lsk::schedule::recipe_plan& plan = tiny_plan(),
     lsk::attention::attention_kind attention = lsk::attention::attention_kind::naive, const fs::path& init_model = {},
@@ -73,9 +75,10 @@ std::vector<lsk::recipe::stage_result> run(
   };
   lsk::recipe::stage_evaluator eval = [](lsk::model::llama<float>& m, const lsk::model::hf_config& c,
                                          const lsk::schedule::stage_plan&) {
-    return nlohmann::json{{"layers", m.config.num_hidden_layers}, {"theta", c.rope.theta}};
+    return nlohmann::json{
+        {"layers", m.config.num_hidden_layers}, {"theta", c.rope.theta}, {"on_host", m.memory() == nullptr}};
   };
-  lsk::backends::cpu be;
+  B be;
   std::FILE* quiet = std::fopen("/dev/null", "w");
   auto config = tiny_config();
   config.model.attention = attention;
@@ -181,6 +184,31 @@ TEST_CASE("recipe runner: stages train, outputs exist, kill and resume give the 
   }
   CHECK_FALSE(std::getline(b, lb));
   CHECK(lines == 12 + 6 + 4);
+  fs::remove_all(root);
+}
+
+TEST_CASE("recipe runner: on a device backend a plan trains exactly as on the cpu; kill and resume", "[recipe][device]") {
+  using device = lsk::testing::pretend_device<lsk::backends::cpu>;
+  const fs::path root = fs::temp_directory_path() / "lsk_test_recipe_device";
+  fs::remove_all(root);
+  const auto host = run(root / "host");
+  const auto on_device = run<device>(root / "device");
+  REQUIRE(on_device.size() == host.size());
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    CHECK(on_device[i].first_loss == host[i].first_loss);
+    CHECK(on_device[i].last_loss == host[i].last_loss);
+    CHECK(on_device[i].eval["on_host"] == true);  // the evaluator gets a host copy
+  }
+  CHECK(losses(root / "device" / "metrics.jsonl") == losses(root / "host" / "metrics.jsonl"));
+  for (const char* stage : {"pretrain", "long", "sft"}) {
+    CHECK(final_weights(root / "device" / "stages" / stage / "final") ==
+          final_weights(root / "host" / "stages" / stage / "final"));
+  }
+  CHECK_THROWS_AS(run<device>(root / "killed", {"long", 3}), killed);
+  run<device>(root / "killed");
+  CHECK(losses(root / "killed" / "metrics.jsonl") == losses(root / "host" / "metrics.jsonl"));
+  CHECK(final_weights(root / "killed" / "stages" / "sft" / "final") ==
+        final_weights(root / "host" / "stages" / "sft" / "final"));
   fs::remove_all(root);
 }
 

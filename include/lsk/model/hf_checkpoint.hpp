@@ -179,6 +179,10 @@ void save_hf_checkpoint(const std::filesystem::path& dir, const hf_config& confi
     raise<config_error>("save_hf_checkpoint: Hugging Face checkpoints rotate halves; permute the q/k weights of an ",
                         name(config.model.layout), " model first");
   }
+  if (weights.memory() != nullptr) {  // a model in device memory: write its host copy
+    save_hf_checkpoint(dir, config, weights.to(nullptr), stored);
+    return;
+  }
   std::filesystem::create_directories(dir);
   io::safetensors::writer file;
   file.set_metadata("format", "pt");

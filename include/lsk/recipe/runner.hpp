@@ -27,6 +27,10 @@
 // communicator of all ranks): each stage trains with the trainer's context
 // parallelism (every sequence split over the P ranks of a data group, ring
 // attention); evaluation is rank 0's, on whole sequences.
+// Device backends (DeviceMemory, e.g. lsk::cuda::backend): each stage's model
+// trains in the backend's memory (weights, gradients, optimizer moments,
+// activations); checkpoints, the final weights and the stage evaluator get
+// host copies (the evaluator runs the model with its own host backend).
 #pragma once
 
 #include <chrono>
@@ -156,6 +160,13 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     if (!options.resume) fs::remove(metrics_path);
   }
 
+  [[maybe_unused]] auto device = [&] {
+    if constexpr (DeviceMemory<B>) {
+      return backend_memory<B>(be);
+    } else {
+      return 0;
+    }
+  }();
   std::vector<stage_result> results;
   std::vector<std::string> finished;
   std::optional<model::hf_checkpoint<float>> previous;  // the weights the next stage starts from
@@ -201,6 +212,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     model::llama<float> m(start.config.model, std::move(start.weights));
     m.set_position_encoding(position::rope(start.config.rope),
                             std::max(stage.seq_len, m.config.max_position_embeddings));
+    if constexpr (DeviceMemory<B>) m.to(&device);
 
     train::trainer_options to;
     to.micro_batches = stage.micro_batches;
@@ -239,6 +251,7 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
     }
     r.steps = stage.steps;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
+    m.to(nullptr);  // the evaluator and the next stage get the model on the host
     if (writer) {
       model::save_hf_checkpoint(stage_dir / "final", start.config, m.weights);
       r.eval = evaluate ? evaluate(m, start.config, stage) : nlohmann::json::object();

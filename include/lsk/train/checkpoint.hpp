@@ -56,11 +56,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& root, const m
   const fs::path tmp_dir = root / (name + ".partial");
   fs::remove_all(tmp_dir);
   fs::create_directories(tmp_dir);
-  if (weights.memory() != nullptr) {
-    model::save_hf_checkpoint(tmp_dir, config, weights.to(nullptr));
-  } else {
-    model::save_hf_checkpoint(tmp_dir, config, weights);
-  }
+  model::save_hf_checkpoint(tmp_dir, config, weights);
   io::safetensors::writer moments;
   optimizer.for_each_moment([&](const std::string& pname, const tensor<float>& m, const tensor<float>& v) {
     tensor<float> copy;
