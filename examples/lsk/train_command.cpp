@@ -1,9 +1,9 @@
 // lsk train --plan FILE --text PATH... [--heldout FILE] [--out DIR] [--tokenizer byte|FILE.model]
 //           [--attention naive|tiled] [--fresh] [--init MODEL_DIR] [--data-parallel N]
-//           [--context-parallel P] [--launcher threads|mpi] [--backend cpu|cuda]
+//           [--context-parallel P] [--launcher threads|mpi] [--backend cpu|cuda] [--matmul f32|tf32|bf16]
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend (with
-// --backend cuda, lsk built with LSK_ENABLE_CUDA: training on the GPU, the
-// evaluations on the cpu; one rank only); with
+// --backend cuda, lsk built with LSK_ENABLE_CUDA: training on the GPU, its
+// matmuls in --matmul precision, the evaluations on the cpu; one rank only); with
 // --data-parallel N, on N ranks (threads of this process, each with 1/N of the
 // OpenMP threads) that split every micro-batch's rows and sum their gradients
 // (lsk/train/trainer.hpp), rank 0 writing the output and evaluating; with
@@ -56,6 +56,7 @@ namespace {
 struct train_args {
   std::string plan, out = "out/train", tokenizer = "byte", heldout, attention = "naive", init;
   std::string backend = "cpu";  // where the stages train (evaluation runs on the cpu)
+  std::string matmul = "f32";   // --backend cuda: f32, tf32 or bf16 tensor-core matmuls
   std::vector<std::string> text;
   bool fresh = false;
   int data_parallel = 0, context_parallel = 1;  // data_parallel 0: not given (1 with threads, N / P with MPI)
@@ -226,8 +227,12 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
 #if defined(LSK_CLI_HAS_CUDA)
     if (const auto why = lsk::cuda::backend::unavailable(); !why.empty())
       lsk::raise<lsk::config_error>("--backend cuda: ", why);
-    lsk::cuda::backend gpu;
-    std::printf("backend: cuda (training), cpu (evaluation)\n");
+    lsk::cuda::backend_options gpu_options;
+    gpu_options.matmul = a.matmul == "bf16"   ? lsk::cuda::matmul_precision::bf16
+                         : a.matmul == "tf32" ? lsk::cuda::matmul_precision::tf32
+                                              : lsk::cuda::matmul_precision::f32;
+    lsk::cuda::backend gpu(gpu_options);
+    std::printf("backend: cuda (training, %s matmuls), cpu (evaluation)\n", a.matmul.c_str());
     results = lsk::recipe::run(gpu, plan, config, make_data, evaluate, options);
 #else
     lsk::raise<lsk::config_error>("--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
@@ -333,6 +338,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--attention", args->attention, "naive or tiled")->check(CLI::IsMember({"naive", "tiled"}));
   cmd->add_option("--backend", args->backend, "cpu, or cuda (a build with LSK_ENABLE_CUDA; one GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--matmul", args->matmul,
+                  "--backend cuda: f32 matmuls, or tf32 / bf16 tensor cores (f32 accumulation and weights)")
+      ->check(CLI::IsMember({"f32", "tf32", "bf16"}));
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
   cmd->add_option("--init", args->init, "start the first stage from this Hugging Face model directory")
       ->check(CLI::ExistingDirectory);

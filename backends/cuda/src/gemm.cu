@@ -5,7 +5,9 @@
 // (a stride of 0 broadcasts an operand). k == 0 is handled here, without
 // cuBLAS: C = beta C, or C = 0 when beta == 0 (C is then not read).
 // Numerics: cuBLAS's; f32 in true FP32 (CUBLAS_DEFAULT_MATH, so no TF32
-// unless NVIDIA_TF32_OVERRIDE forces it) or TF32 tensor cores on request.
+// unless NVIDIA_TF32_OVERRIDE forces it), or on request TF32 tensor cores, or
+// bf16 tensor cores (cublasGemmEx / cublasGemmStridedBatchedEx on f32
+// operands with CUBLAS_COMPUTE_32F_FAST_16BF).
 #include <cublas_v2.h>
 
 #include <limits>
@@ -55,7 +57,7 @@ index_t leading_dim(index_t ld, index_t rows, index_t cols) {
 }
 
 template <class T>
-void run_gemm(cublasHandle_t handle, cudaStream_t stream, const gemm_problem<T>& g) {
+void run_gemm(cublasHandle_t handle, cudaStream_t stream, const gemm_problem<T>& g, bool bf16_tensor_cores) {
   if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
   if (g.k == 0) {
     scale_c_kernel<T><<<device::blocks_for(g.batch * g.m * g.n), device::block_threads, 0, stream>>>(
@@ -73,6 +75,16 @@ void run_gemm(cublasHandle_t handle, cudaStream_t stream, const gemm_problem<T>&
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const T alpha = g.alpha, beta = g.beta;
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16_tensor_cores) {
+      const long long sa = g.stride_a, sb = g.stride_b, sc = g.stride_c;
+      LSK_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, m, n, k, &alpha, g.b, CUDA_R_32F, ldb, sb, g.a,
+                                                  CUDA_R_32F, lda, sa, &beta, g.c, CUDA_R_32F, ldc, sc,
+                                                  to_int(g.batch, "batch"), CUBLAS_COMPUTE_32F_FAST_16BF,
+                                                  CUBLAS_GEMM_DEFAULT));
+      return;
+    }
+  }
   if (g.batch == 1) {
     if constexpr (std::is_same_v<T, float>) {
       LSK_CUBLAS_CHECK(cublasSgemm(handle, op_b, op_a, m, n, k, &alpha, g.b, ldb, g.a, lda, &beta, g.c, ldc));
@@ -111,11 +123,12 @@ blas_handle::~blas_handle() {
   if (handle_ != nullptr) static_cast<void>(cublasDestroy(handle_));
 }
 
-void blas_handle::run(const gemm_problem<float>& g, bool tf32) {
-  LSK_CUBLAS_CHECK(cublasSetMathMode(handle_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  run_gemm(handle_, stream_, g);
+void blas_handle::run(const gemm_problem<float>& g, matmul_precision precision) {
+  LSK_CUBLAS_CHECK(cublasSetMathMode(
+      handle_, precision == matmul_precision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  run_gemm(handle_, stream_, g, precision == matmul_precision::bf16);
 }
 
-void blas_handle::run(const gemm_problem<double>& g) { run_gemm(handle_, stream_, g); }
+void blas_handle::run(const gemm_problem<double>& g) { run_gemm(handle_, stream_, g, false); }
 
 }  // namespace lsk::cuda

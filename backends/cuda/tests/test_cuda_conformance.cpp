@@ -152,7 +152,7 @@ TEST_CASE("cuda reductions over many blocks accumulate in double", "[cuda][backe
   CHECK(lsk::testing::scaled_max_error(download(dy, {cols}), want) <= 1e-12);
 }
 
-TEST_CASE("cuda gemm: FP32 by default, TF32 on request", "[cuda][backend][gemm]") {
+TEST_CASE("cuda gemm: FP32 by default, TF32 or bf16 tensor cores on request", "[cuda][backend][gemm]") {
   LSK_REQUIRE_CUDA_DEVICE();
   lsk::cuda::backend be;
   lsk::backends::reference ref;
@@ -170,13 +170,19 @@ TEST_CASE("cuda gemm: FP32 by default, TF32 on request", "[cuda][backend][gemm]"
   const double fp32_err = lsk::testing::scaled_max_error(download(dc, {n, n}), want);
   CHECK(fp32_err <= 2e-5);
 
-  be.set_tf32(true);
+  be.set_matmul_precision(lsk::cuda::matmul_precision::tf32);
   lsk::matmul<lsk::cuda::backend, float>(be, cview(da, {n, n}), bt, mview(dc, {n, n}));
   be.synchronize();
   const double tf32_err = lsk::testing::scaled_max_error(download(dc, {n, n}), want);
-  INFO("FP32 error " << fp32_err << ", TF32 error " << tf32_err);
+  be.set_matmul_precision(lsk::cuda::matmul_precision::bf16);
+  lsk::matmul<lsk::cuda::backend, float>(be, cview(da, {n, n}), bt, mview(dc, {n, n}));
+  be.synchronize();
+  const double bf16_err = lsk::testing::scaled_max_error(download(dc, {n, n}), want);
+  INFO("FP32 error " << fp32_err << ", TF32 error " << tf32_err << ", bf16 error " << bf16_err);
   CHECK(tf32_err <= 2e-2);
   CHECK(tf32_err > fp32_err);  // TF32 really ran (10-bit mantissas)
+  CHECK(bf16_err <= 5e-2);
+  CHECK(bf16_err > tf32_err);  // bf16 really ran (8-bit mantissas)
 }
 
 TEST_CASE("cuda kernels turn out-of-range ids into NaN instead of faulting", "[cuda][backend]") {

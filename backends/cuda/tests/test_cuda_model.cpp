@@ -6,7 +6,9 @@
 //    GPU as on the cpu (whose text tests/unit/test_stories260k.cpp checks);
 //  - head_dim 64 (flash attention in bf16, f32 elsewhere): losses and
 //    gradients agree to the bf16 rounding of q, k, v, with and without
-//    document masks.
+//    document masks;
+//  - mixed precision (bf16 tensor-core matmuls and flash attention, f32
+//    weights, optimizer and loss): training follows the cpu model's losses.
 // Skipped (visibly) without an sm_80+ GPU.
 #include <cmath>
 #include <filesystem>
@@ -183,4 +185,21 @@ TEST_CASE("cuda model: flash attention (bf16) inside an f32 model tracks the cpu
   const auto [losses_h, weights_h] = train(cpu, host, c, 8);
   const auto [losses_d, weights_d] = train(gpu, device, c, 8);
   for (std::size_t i = 0; i < losses_h.size(); ++i) CHECK(losses_d[i] == Approx(losses_h[i]).epsilon(2e-2));
+}
+
+TEST_CASE("cuda model: bf16 mixed precision training follows the f32 cpu model", "[cuda][model][bf16]") {
+  if (!sm80_device_available()) return;
+  const auto c = config_with_head_dim(64);
+  lsk::backends::cpu cpu;
+  lsk::cuda::backend gpu(lsk::cuda::backend_options{.matmul = lsk::cuda::matmul_precision::bf16});
+  lsk::backend_memory<lsk::cuda::backend> memory(gpu);
+  auto host = fresh_model(c);
+  auto device = fresh_model(c);
+  device.to(&memory);
+  const auto [losses_h, weights_h] = train(cpu, host, c, 12);
+  const auto [losses_d, weights_d] = train(gpu, device, c, 12);
+  INFO("first loss " << losses_h.front() << " vs " << losses_d.front() << ", last " << losses_h.back() << " vs "
+                     << losses_d.back());
+  for (std::size_t i = 0; i < losses_h.size(); ++i) CHECK(losses_d[i] == Approx(losses_h[i]).epsilon(3e-2));
+  CHECK(losses_d.back() < losses_d.front());  // it learns
 }

@@ -11,7 +11,7 @@
 //
 // Algorithms and numerics (tolerances: lsk/testing/op_cases.hpp):
 //  - gemm: cuBLAS (lsk/backends/cuda/gemm.hpp); f32 in true FP32 by default,
-//    TF32 tensor cores with backend_options::tf32.
+//    TF32 or bf16 tensor cores (f32 accumulation) with backend_options::matmul.
 //  - element-wise ops: one thread per element in the input precision; add,
 //    mul, scale and axpy (one fused multiply-add) round once, as the
 //    reference does.
@@ -55,7 +55,8 @@ namespace lsk::cuda {
 
 struct backend_options {
   int device = -1;    // the CUDA device to select; -1 keeps the current one
-  bool tf32 = false;  // f32 gemm on TF32 tensor cores (faster, ~1e-3 relative error)
+  // f32 gemm: true FP32, or TF32 / bf16 tensor cores (faster; ~1e-3 / ~4e-3 relative error).
+  matmul_precision matmul = matmul_precision::f32;
 };
 
 namespace detail {
@@ -105,7 +106,7 @@ class backend {
   }
 
   const backend_options& options() const noexcept { return options_; }
-  void set_tf32(bool on) noexcept { options_.tf32 = on; }
+  void set_matmul_precision(matmul_precision p) noexcept { options_.matmul = p; }
   cudaStream_t stream() const noexcept { return stream_.get(); }
   // Waits for every op enqueued so far; reports asynchronous kernel faults.
   void synchronize() const { LSK_CUDA_CHECK(cudaStreamSynchronize(stream_.get())); }
@@ -150,7 +151,7 @@ class backend {
   template <real_scalar T>
   void gemm(const gemm_problem<T>& g) {
     if constexpr (std::is_same_v<T, float>) {
-      blas_.run(g, options_.tf32);
+      blas_.run(g, options_.matmul);
     } else {
       blas_.run(g);
     }

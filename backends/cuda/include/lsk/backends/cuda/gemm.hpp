@@ -9,9 +9,12 @@
 // matrix with the same ld, so C^T = op(B)^T op(A)^T is one column-major
 // product with the operands swapped: gemm(op_b, op_a, n, m, k, B, A, C).
 // Batches go to cublas{S,D}gemmStridedBatched (stride 0 broadcasts A or B).
-// f32 runs in true FP32 (CUBLAS_DEFAULT_MATH) unless tf32 is asked for
-// (CUBLAS_TF32_TENSOR_OP_MATH: 10-bit mantissa inputs, f32 accumulation); f64
-// is always exact IEEE double. k == 0 gives C = beta C (C = 0 when beta == 0).
+// f32 runs in the asked matmul_precision: f32 (true FP32, CUBLAS_DEFAULT_MATH),
+// tf32 (CUBLAS_TF32_TENSOR_OP_MATH: 10-bit mantissa inputs, f32 accumulation)
+// or bf16 (cublasGemmEx with CUBLAS_COMPUTE_32F_FAST_16BF: the f32 operands
+// are rounded to bf16, 8-bit mantissas, on bf16 tensor cores with f32
+// accumulation and f32 output: mixed precision with the operands kept in f32,
+// as autocast does); f64 is always exact IEEE double. k == 0 gives C = beta C (C = 0 when beta == 0).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -37,6 +40,8 @@ class cublas_error : public error {
 
 namespace cuda {
 
+enum class matmul_precision { f32, tf32, bf16 };
+
 class blas_handle {
  public:
   explicit blas_handle(cudaStream_t stream);
@@ -48,7 +53,7 @@ class blas_handle {
 
   // Enqueues the product on the handle's stream. Extents and pitches must fit
   // in int (cuBLAS's 32-bit interface); larger problems throw shape_error.
-  void run(const gemm_problem<float>& g, bool tf32);
+  void run(const gemm_problem<float>& g, matmul_precision precision);
   void run(const gemm_problem<double>& g);
 
  private:
