@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compile-and-link check of lsk's CUDA targets (lsk::cuda, lsk_cuda_tests,
-# lsk_cuda_conformance_tests, the lsk program with `train --backend cuda`, and
-# the NCCL communicator with its MPI bootstrap where NCCL is found).
+# lsk_cuda_conformance_tests, the lsk program with `train --backend cuda`, the
+# training-step benchmark, and the NCCL communicator with its MPI bootstrap where NCCL is found).
 # Needs nvcc, not a GPU. Configures with LSK_ENABLE_CUDA=ON into the given
 # build directory and builds only the CUDA targets; without nvcc it says so
 # and exits 0, so CI machines without a CUDA toolkit pass.
@@ -29,9 +29,9 @@ start=$SECONDS
 # shellcheck disable=SC2086  # LSK_CMAKE_ARGS is a list of arguments
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLSK_ENABLE_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
-  -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=OFF -DLSK_BUILD_EXAMPLES=ON \
+  -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=ON -DLSK_BUILD_EXAMPLES=ON \
   -DLSK_WARNINGS_AS_ERRORS="${LSK_WARNINGS_AS_ERRORS:-ON}" ${LSK_CMAKE_ARGS:-}
-targets=(lsk_cuda lsk_cuda_tests lsk_cuda_conformance_tests lsk_cli)  # lsk_cli: `lsk train --backend cuda`
+targets=(lsk_cuda lsk_cuda_tests lsk_cuda_conformance_tests lsk_cli bench_train_step)  # lsk_cli: `lsk train --backend cuda`
 if cmake --build "$build" --target help | grep -q '^lsk_nccl_compile_check'; then targets+=(lsk_nccl_compile_check); fi
 cmake --build "$build" -j "${LSK_JOBS:-$(nproc)}" --target "${targets[@]}"
 if [[ ${LSK_CUDA_RUN_TESTS:-0} == 1 ]]; then

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: builds lsk's CUDA tests and benchmarks, runs
-# the CUDA conformance and flash-attention tests, the benchmarks beside their
-# PyTorch counterparts (torch.matmul, SDPA's flash backend) on the same card,
+# the CUDA conformance, flash-attention and model tests (Llama training on the
+# GPU against the cpu backend), the benchmarks beside their PyTorch
+# counterparts (torch.matmul, SDPA's flash backend, a ~125M Llama training step) on the same card,
 # then compute-sanitizer over the flash-attention kernels while time is left,
 # and prints a summary table. Designed to finish in under 8 minutes.
 #
 #   tools/gpu-check.sh                 build into build/gpu-check (needs Catch2 v2, Eigen, nvcc), then run
 #   tools/gpu-check.sh --bin DIR       run binaries built elsewhere (DIR holds lsk_cuda_tests,
 #                                      lsk_cuda_conformance_tests, bench_cuda_matmul, bench_cuda_ops,
-#                                      bench_flash_attention; see --stage)
+#                                      bench_flash_attention, bench_train_step; see --stage)
 #   tools/gpu-check.sh --stage DIR     build here (no GPU needed) and copy the binaries into DIR
 # Environment: GPU_CHECK_BUDGET_S (default 450): optional steps are skipped once
 # this many seconds have passed; GPU_CHECK_LOG (default: $OUT/gpu-check.log if
@@ -31,11 +32,11 @@ build_binaries() {
     -DCMAKE_CUDA_ARCHITECTURES="${CUDAARCHS:-90}" -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=ON -DLSK_BUILD_EXAMPLES=OFF \
     >/dev/null || return 1
   cmake --build "$dir" -j "$(nproc)" --target lsk_cuda_tests lsk_cuda_conformance_tests bench_cuda_matmul \
-    bench_cuda_ops bench_flash_attention || return 1
+    bench_cuda_ops bench_flash_attention bench_train_step || return 1
   bin=$dir/bin-gpu
   mkdir -p "$bin"
   cp "$dir"/backends/cuda/lsk_cuda_tests "$dir"/backends/cuda/lsk_cuda_conformance_tests "$dir"/bench/bench_cuda_matmul \
-    "$dir"/bench/bench_cuda_ops "$dir"/bench/bench_flash_attention "$bin"/
+    "$dir"/bench/bench_cuda_ops "$dir"/bench/bench_flash_attention "$dir"/bench/bench_train_step "$bin"/
 }
 
 if [ "$mode" != run ]; then
@@ -91,10 +92,13 @@ step() {
 
 step "flash attention tests" 120 yes "$bin/lsk_cuda_tests" "[flash]"
 step "ring attention (P ranks on one GPU)" 60 yes "$bin/lsk_cuda_tests" "[ring]"
-step "cuda error/convert tests" 60 yes "$bin/lsk_cuda_tests" "~[flash]~[ring]"
+step "Llama model on the GPU vs cpu (f32, bf16)" 120 yes "$bin/lsk_cuda_tests" "[model]"
+step "cuda error/convert tests" 60 yes "$bin/lsk_cuda_tests" "~[flash]~[ring]~[model]"
 step "cuda conformance suite (f32, f64, FD)" 180 yes "$bin/lsk_cuda_conformance_tests"
 step "cuBLAS GEMM (lsk)" 60 yes "$bin/bench_cuda_matmul"
 step "torch.matmul (same sizes)" 60 yes python3 "$root/bench/cuda/torch_matmul.py"
+step "Llama ~125M train step: lsk vs torch eager" 150 no python3 "$root/bench/cuda/torch_train_step.py" \
+  --lsk-bench "$bin/bench_train_step"
 step "cuda backend ops GB/s" 60 no "$bin/bench_cuda_ops"
 step "flash attention vs SDPA flash" 180 no python3 "$root/bench/cuda/sdpa_compare.py" \
   --lsk-bench "$bin/bench_flash_attention"

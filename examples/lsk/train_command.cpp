@@ -235,7 +235,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
     std::printf("backend: cuda (training, %s matmuls), cpu (evaluation)\n", a.matmul.c_str());
     results = lsk::recipe::run(gpu, plan, config, make_data, evaluate, options);
 #else
-    lsk::raise<lsk::config_error>("--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
+    lsk::raise<lsk::config_error>(
+        "--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
 #endif
   } else if (mpi.data_parallel) {  // launched by mpirun: this process is one rank
     auto rank_options = options;

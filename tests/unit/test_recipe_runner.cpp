@@ -187,7 +187,8 @@ TEST_CASE("recipe runner: stages train, outputs exist, kill and resume give the 
   fs::remove_all(root);
 }
 
-TEST_CASE("recipe runner: on a device backend a plan trains exactly as on the cpu; kill and resume", "[recipe][device]") {
+TEST_CASE("recipe runner: on a device backend a plan trains exactly as on the cpu; kill and resume",
+          "[recipe][device]") {
   using device = lsk::testing::pretend_device<lsk::backends::cpu>;
   const fs::path root = fs::temp_directory_path() / "lsk_test_recipe_device";
   fs::remove_all(root);

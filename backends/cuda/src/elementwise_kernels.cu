@@ -183,17 +183,17 @@ void broadcast_rows(const T* row, T* y, index_t rows, index_t n, cudaStream_t st
   LSK_CUDA_CHECK_LAUNCH("broadcast_rows_kernel");
 }
 
-#define LSK_INSTANTIATE(T)                                                                       \
-  template void add<T>(const T*, const T*, T*, index_t, cudaStream_t);                           \
-  template void mul<T>(const T*, const T*, T*, index_t, cudaStream_t);                           \
-  template void scale<T>(const T*, T, T*, index_t, cudaStream_t);                                \
-  template void axpy<T>(T, const T*, T*, index_t, cudaStream_t);                                 \
-  template void fill<T>(T*, T, index_t, cudaStream_t);                                           \
+#define LSK_INSTANTIATE(T)                                                                           \
+  template void add<T>(const T*, const T*, T*, index_t, cudaStream_t);                               \
+  template void mul<T>(const T*, const T*, T*, index_t, cudaStream_t);                               \
+  template void scale<T>(const T*, T, T*, index_t, cudaStream_t);                                    \
+  template void axpy<T>(T, const T*, T*, index_t, cudaStream_t);                                     \
+  template void fill<T>(T*, T, index_t, cudaStream_t);                                               \
   template void adamw_update<T>(T*, const T*, T*, T*, adamw_coefficients<T>, index_t, cudaStream_t); \
-  template void silu_forward<T>(const T*, T*, index_t, cudaStream_t);                            \
-  template void silu_backward<T>(const T*, const T*, T*, index_t, cudaStream_t);                 \
-  template void swiglu_forward<T>(const T*, const T*, T*, index_t, cudaStream_t);                \
-  template void swiglu_backward<T>(const T*, const T*, const T*, T*, T*, index_t, cudaStream_t); \
+  template void silu_forward<T>(const T*, T*, index_t, cudaStream_t);                                \
+  template void silu_backward<T>(const T*, const T*, T*, index_t, cudaStream_t);                     \
+  template void swiglu_forward<T>(const T*, const T*, T*, index_t, cudaStream_t);                    \
+  template void swiglu_backward<T>(const T*, const T*, const T*, T*, T*, index_t, cudaStream_t);     \
   template void broadcast_rows<T>(const T*, T*, index_t, index_t, cudaStream_t);
 LSK_INSTANTIATE(float)
 LSK_INSTANTIATE(double)

@@ -78,10 +78,9 @@ void run_gemm(cublasHandle_t handle, cudaStream_t stream, const gemm_problem<T>&
   if constexpr (std::is_same_v<T, float>) {
     if (bf16_tensor_cores) {
       const long long sa = g.stride_a, sb = g.stride_b, sc = g.stride_c;
-      LSK_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, m, n, k, &alpha, g.b, CUDA_R_32F, ldb, sb, g.a,
-                                                  CUDA_R_32F, lda, sa, &beta, g.c, CUDA_R_32F, ldc, sc,
-                                                  to_int(g.batch, "batch"), CUBLAS_COMPUTE_32F_FAST_16BF,
-                                                  CUBLAS_GEMM_DEFAULT));
+      LSK_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+          handle, op_b, op_a, m, n, k, &alpha, g.b, CUDA_R_32F, ldb, sb, g.a, CUDA_R_32F, lda, sa, &beta, g.c,
+          CUDA_R_32F, ldc, sc, to_int(g.batch, "batch"), CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
       return;
     }
   }

@@ -87,8 +87,8 @@ concept Backend = requires(const B& cbe, op_kind op, dtype dt) {
 // ordered after the backend's enqueued work, and zeroing. Tensors and models
 // reach it through lsk::device_memory (lsk/core/device_memory.hpp).
 template <class B>
-concept DeviceMemory = Backend<B> && B::memory == memory_space::device &&
-    requires(B& be, void* dst, const void* src, std::size_t bytes) {
+concept DeviceMemory = Backend<B> && B::memory ==
+                       memory_space::device&& requires(B& be, void* dst, const void* src, std::size_t bytes) {
   { be.device_allocate(bytes) } -> std::same_as<void*>;
   be.device_free(dst);
   be.copy_to_device(dst, src, bytes);

@@ -58,7 +58,9 @@ using rotary_tables = position::rope_table<T>;
 // The attention a model runs on backend B: B::attention_type when B declares
 // one, else the configured host attention (host memory) or the naive one.
 template <class B>
-concept declares_attention = requires { typename B::attention_type; };
+concept declares_attention = requires {
+  typename B::attention_type;
+};
 
 template <real_scalar T>
 class llama {
@@ -110,8 +112,8 @@ class llama {
     check_batch(batch);
     check_memory<B>("forward");
     if (context_ != nullptr && memory() != nullptr) {
-      raise<config_error>("llama forward: context parallelism needs the model on the host (it is in ",
-                          memory()->name(), " memory)");
+      raise<config_error>("llama forward: context parallelism needs the model on the host (it is in ", memory()->name(),
+                          " memory)");
     }
     allocate<B>(batch);
     batch_ = &batch;
@@ -127,8 +129,8 @@ class llama {
     const attention::attention_shape shape_info = attention_shape_of(batch);
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
       auto& a = act_.layers[i];
-      layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), on_model.positions.view(), shape_info,
-                    mask_of(on_model), a.k.view(), a.v.view(), 0);
+      layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), on_model.positions.view(), shape_info, mask_of(on_model),
+                    a.k.view(), a.v.view(), 0);
     }
     rmsnorm_forward<B, T>(be, act_.x.back(), weights.norm, eps(), act_.hf.view(), act_.rstdf.view());
     linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
@@ -351,8 +353,7 @@ class llama {
   void check_ids(const token_batch& b) const {
     for (index_t i = 0; i < b.size(); ++i) {
       if (b.tokens(i) < 0 || b.tokens(i) >= config.vocab_size) {
-        raise<index_error>("llama forward: token ", b.tokens(i), " at ", i, " is outside [0, ", config.vocab_size,
-                           ")");
+        raise<index_error>("llama forward: token ", b.tokens(i), " at ", i, " is outside [0, ", config.vocab_size, ")");
       }
       if (b.loss_mask(i) != 0 && (b.targets(i) < 0 || b.targets(i) >= config.vocab_size)) {
         raise<index_error>("llama forward: target ", b.targets(i), " at ", i, " is outside [0, ", config.vocab_size,
@@ -441,7 +442,7 @@ class llama {
   backward_scratch scratch_;
   cross_entropy_result last_;
   const token_batch* batch_ = nullptr;  // the last forward's batch, where the model's tensors are
-  token_batch device_batch_;             // its copy in device memory (models on a device)
+  token_batch device_batch_;            // its copy in device memory (models on a device)
   index_t allocated_tokens_ = -1, allocated_seq_ = -1;
   attention::attention_kind allocated_attention_ = attention::attention_kind::naive;
   dist::any_communicator* allocated_context_ = nullptr;

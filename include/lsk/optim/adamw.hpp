@@ -52,8 +52,8 @@ class adamw {
                          " differ");
     }
     if (name.empty()) name = "param" + std::to_string(groups_.size());
-    groups_.push_back({std::move(name), param, grad, tensor<T>(param.extents(), memory),
-                       tensor<T>(param.extents(), memory), decay});
+    groups_.push_back(
+        {std::move(name), param, grad, tensor<T>(param.extents(), memory), tensor<T>(param.extents(), memory), decay});
   }
   // A parameter tensor and its gradient, in the parameter's memory.
   void add(tensor<T>& param, const tensor<T>& grad, bool decay = true, std::string name = {}) {

@@ -24,7 +24,6 @@
 
 namespace lsk::testing {
 
-
 namespace detail {
 
 // Device copies of the host ranges of one call; outputs are copied back by finish().
@@ -93,7 +92,8 @@ inline std::size_t matrix_span(index_t batch, index_t rows, index_t cols, index_
 }  // namespace detail
 
 template <Backend B>
-requires DeviceMemory<B> class staged {
+requires DeviceMemory<B>
+class staged {
  public:
   static constexpr std::string_view name = B::name;
   static constexpr memory_space memory = memory_space::host;

@@ -54,7 +54,7 @@
 namespace lsk::cuda {
 
 struct backend_options {
-  int device = -1;    // the CUDA device to select; -1 keeps the current one
+  int device = -1;  // the CUDA device to select; -1 keeps the current one
   // f32 gemm: true FP32, or TF32 / bf16 tensor cores (faster; ~1e-3 / ~4e-3 relative error).
   matmul_precision matmul = matmul_precision::f32;
 };

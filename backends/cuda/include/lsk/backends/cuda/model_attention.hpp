@@ -96,9 +96,10 @@ struct model_attention {
       auto* dv16 = reinterpret_cast<bf16*>(work + w.dv);
       f32_to_bf16(dout.data(), do16, count(dout), stream);
       flash_attention_backward_params p;
-      p.fwd = params(s, mask, scale, reinterpret_cast<const bf16*>(base + r.q), reinterpret_cast<const bf16*>(base + r.k),
-                     reinterpret_cast<const bf16*>(base + r.v), reinterpret_cast<const std::int32_t*>(base + r.offsets_q),
-                     reinterpret_cast<const std::int32_t*>(base + r.offsets_k));
+      p.fwd =
+          params(s, mask, scale, reinterpret_cast<const bf16*>(base + r.q), reinterpret_cast<const bf16*>(base + r.k),
+                 reinterpret_cast<const bf16*>(base + r.v), reinterpret_cast<const std::int32_t*>(base + r.offsets_q),
+                 reinterpret_cast<const std::int32_t*>(base + r.offsets_k));
       p.fwd.o = const_cast<bf16*>(reinterpret_cast<const bf16*>(base + r.o));  // read by the backward
       p.fwd.lse = const_cast<float*>(reinterpret_cast<const float*>(base + r.lse));
       p.dout = do16;
@@ -170,8 +171,8 @@ struct model_attention {
     w.dq = take(q_elems * sizeof(bf16));
     w.dk = take(kv_elems * sizeof(bf16));
     w.dv = take(kv_elems * sizeof(bf16));
-    w.workspace = take(flash_attention_backward_workspace_bytes(narrow(s.batch * s.q_len), narrow(s.heads),
-                                                                narrow(s.head_dim), true));
+    w.workspace = take(
+        flash_attention_backward_workspace_bytes(narrow(s.batch * s.q_len), narrow(s.heads), narrow(s.head_dim), true));
     w.end = at;
     return w;
   }

@@ -230,8 +230,9 @@ class reference {
       const double vi = double(c.beta2) * double(v.data()[i]) + (1.0 - double(c.beta2)) * g * g;
       m.data()[i] = static_cast<T>(mi);
       v.data()[i] = static_cast<T>(vi);
-      param.data()[i] = static_cast<T>(double(param.data()[i]) * double(c.decay_factor) -
-                                       double(c.step_size) * mi / (std::sqrt(vi) * double(c.inv_sqrt_c2) + double(c.eps)));
+      param.data()[i] =
+          static_cast<T>(double(param.data()[i]) * double(c.decay_factor) -
+                         double(c.step_size) * mi / (std::sqrt(vi) * double(c.inv_sqrt_c2) + double(c.eps)));
     }
   }
 
