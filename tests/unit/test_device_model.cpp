@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "lsk/backends/cpu/backend.hpp"
+#include "lsk/dist/thread_communicator.hpp"
 #include "lsk/eval/perplexity.hpp"
 #include "lsk/model/generate.hpp"
 #include "lsk/position/rope.hpp"
@@ -65,6 +66,21 @@ void require_same_weights(const lsk::model::llama_weights<float>& a, const lsk::
   b.for_each([&](const std::string&, const lsk::tensor<float>& t) { vb.push_back(host_values(t)); });
   REQUIRE(va == vb);
 }
+
+// Thread ranks moving pretend_device memory (host heap blocks, so the thread
+// engine can), declared as device memory like NCCL's.
+struct pretend_device_communicator {
+  static constexpr std::string_view name = "pretend_device threads";
+  static constexpr lsk::memory_space memory = lsk::memory_space::device;
+  lsk::dist::thread_communicator* threads;
+  int rank() const { return threads->rank(); }
+  int size() const { return threads->size(); }
+  void all_reduce_sum(std::span<float> b) { threads->all_reduce_sum(b); }
+  void all_reduce_sum(std::span<double> b) { threads->all_reduce_sum(b); }
+  void send_recv(std::span<const float> s, int d, std::span<float> r, int src) { threads->send_recv(s, d, r, src); }
+  void send_recv(std::span<const double> s, int d, std::span<double> r, int src) { threads->send_recv(s, d, r, src); }
+  void barrier() { threads->barrier(); }
+};
 
 lsk::train::trainer_options options(const fs::path& dir = {}) {
   lsk::train::trainer_options o;
@@ -204,4 +220,64 @@ TEST_CASE("the trainer trains a device model exactly as a host model, and resume
   REQUIRE(device_losses == host_losses);
   require_same_weights(host_model.weights, m.weights);
   fs::remove_all(dir);
+}
+
+TEST_CASE("data parallelism on device models sums device gradients like host ranks do", "[train][device][dist]") {
+  const auto cfg = tiny_config();
+  // Two ranks on the host, then two ranks whose models are on pretend devices.
+  const auto train_on_two_ranks = [&](bool on_device) {
+    std::vector<double> losses;
+    std::vector<float> weights;
+    lsk::dist::thread_grid grid(2, 1);
+    grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator&) {
+      device dev;
+      lsk::backend_memory<device> memory(dev);
+      lsk::backends::cpu cpu;
+      pretend_device_communicator device_comm{&world};
+      auto m = fresh_model(cfg);
+      auto o = options();
+      if (on_device) {
+        m.to(&memory);
+        o.parallel.data_parallel.emplace(device_comm);
+      } else {
+        o.parallel.data_parallel.emplace(world);
+      }
+      lsk::train::trainer t(m, cfg, o);
+      std::vector<double> mine;
+      for (int s = 0; s < 4; ++s)
+        mine.push_back(on_device ? t.step(dev, make_batch).loss : t.step(cpu, make_batch).loss);
+      if (world.rank() == 0) {
+        losses = mine;
+        m.weights.for_each([&](const std::string&, const lsk::tensor<float>& w) {
+          const auto h = w.to_host();
+          weights.insert(weights.end(), h.values().begin(), h.values().end());
+        });
+      }
+    });
+    return std::pair{losses, weights};
+  };
+  const auto host = train_on_two_ranks(false);
+  const auto on_device = train_on_two_ranks(true);
+  REQUIRE(host.first.size() == 4);
+  CHECK(on_device.first == host.first);
+  CHECK(on_device.second == host.second);
+
+  // A host communicator cannot carry a device model's gradients.
+  lsk::dist::thread_grid grid(2, 1);
+  std::vector<std::string> errors(2);
+  grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator&) {
+    device dev;
+    lsk::backend_memory<device> memory(dev);
+    auto m = fresh_model(cfg);
+    m.to(&memory);
+    auto o = options();
+    o.parallel.data_parallel.emplace(world);
+    try {
+      lsk::train::trainer t(m, cfg, o);
+    } catch (const lsk::config_error& e) {
+      errors[static_cast<std::size_t>(world.rank())] = e.what();
+    }
+  });
+  for (const auto& e : errors)
+    CHECK_THAT(e, Catch::Contains("works in host memory, but the model is in pretend_device"));
 }

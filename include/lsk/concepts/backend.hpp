@@ -38,6 +38,8 @@ namespace lsk {
 
 enum class memory_space { host, device };
 
+constexpr std::string_view name(memory_space m) { return m == memory_space::host ? "host" : "device"; }
+
 // The operations of a backend for element type T.
 template <class B, class T>
 concept backend_for = requires(B& be, const gemm_problem<T>& g, const_view<T> x, const_view<T> x2, const_view<T> x3,

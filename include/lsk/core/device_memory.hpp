@@ -5,7 +5,8 @@
 // resource. A device backend exposes its memory as one
 // (lsk/core/backend_memory.hpp adapts any backend with the DeviceMemory
 // primitives), so model state can live where the backend's ops run.
-// Copies are blocking and ordered after the work the backend has enqueued.
+// Copies are blocking: they wait for the work the backend has enqueued and are
+// complete on return. zero() is ordered before the backend's later work.
 #pragma once
 
 #include <cstddef>

@@ -38,8 +38,9 @@ class any_communicator {
     self_->send_recv(send, dest, recv, src);
   }
   void barrier() { self_->barrier(); }
-  // The wrapped communicator's name.
+  // The wrapped communicator's name, and where its buffers live.
   std::string_view engine() const { return self_->engine(); }
+  memory_space memory() const { return self_->memory(); }
 
  private:
   struct concept_t {
@@ -52,6 +53,7 @@ class any_communicator {
     virtual void send_recv(std::span<const double>, int, std::span<double>, int) = 0;
     virtual void barrier() = 0;
     virtual std::string_view engine() const = 0;
+    virtual memory_space memory() const = 0;
   };
   template <class C>
   struct model final : concept_t {
@@ -68,6 +70,7 @@ class any_communicator {
     }
     void barrier() override { comm->barrier(); }
     std::string_view engine() const override { return C::name; }
+    memory_space memory() const override { return communicator_memory<C>(); }
     C* comm;
   };
   std::shared_ptr<concept_t> self_;

@@ -27,11 +27,16 @@
 //     (host for thread/MPI, device for NCCL) and must not overlap.
 //  6. Failures throw lsk::error (never abort silently); a failed collective
 //     leaves the communicator unusable.
+// Memory space: a communicator whose buffers are device memory declares
+// `static constexpr memory_space memory = memory_space::device` (NCCL); one
+// that declares nothing works on host memory (communicator_memory<C>).
 #pragma once
 
 #include <concepts>
 #include <span>
 #include <string_view>
+
+#include "lsk/concepts/backend.hpp"
 
 namespace lsk {
 
@@ -49,6 +54,18 @@ concept Communicator = requires(C& c, const C& cc, std::span<float> f, std::span
 };
 
 }  // namespace lsk
+
+namespace lsk::dist {
+// Where communicator C's buffers live: C::memory when declared, else the host.
+template <class C>
+constexpr memory_space communicator_memory() {
+  if constexpr (requires { C::memory; }) {
+    return C::memory;
+  } else {
+    return memory_space::host;
+  }
+}
+}  // namespace lsk::dist
 
 namespace lsk::archetypes {
 

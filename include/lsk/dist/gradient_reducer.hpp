@@ -18,7 +18,12 @@
 // Numerics: element for element the same sums as all_reduce_gradients (the
 // communicator's reduction order does not depend on how elements are packed),
 // so the two agree bit for bit. With micro-batch accumulation, pass the hook
-// to the last micro-batch's backward only. Host-memory gradients.
+// to the last micro-batch's backward only.
+// Memory: gradients in a device's memory (a model moved with llama::to) are
+// packed into device buffers (copies on the device) and reduced by a
+// communicator of device memory (NCCL); the caller makes the backward's device
+// work finish before reporting a part ready (the trainer synchronises its
+// backend). Device gradients are summed only (mean would scale on the host).
 #pragma once
 
 #include <algorithm>
@@ -54,6 +59,9 @@ class gradient_reducer {
     if (options_.bucket_elements == 0) raise<config_error>("gradient_reducer: bucket_elements must be positive");
     if (grads.layers.empty() && grads.embed_tokens.empty())
       raise<config_error>("gradient_reducer: the gradients are not allocated (call enable_training() first)");
+    memory_ = grads.memory();
+    if (memory_ != nullptr && options_.op != gradient_reduction::sum)
+      raise<config_error>("gradient_reducer: gradients in ", memory_->name(), " memory are summed, not averaged");
     // Parameter groups in the order backward() reports them.
     groups_.push_back({&grads.norm});
     if (!grads.lm_head.empty()) groups_.back().push_back(&grads.lm_head);
@@ -131,7 +139,7 @@ class gradient_reducer {
   struct bucket {
     std::vector<tensor<T>*> tensors;
     std::size_t last_group = 0;
-    std::vector<T> buffer;
+    tensor<T> buffer;  // the packed bucket, in the gradients' memory
   };
 
   std::size_t group_index(const model::gradient_ready& r) const {
@@ -165,13 +173,28 @@ class gradient_reducer {
       all_reduce(*comm_, std::span<T>(t->data(), static_cast<std::size_t>(t->numel())), options_.op);
       return;
     }
-    b.buffer.clear();
-    for (auto* t : b.tensors) b.buffer.insert(b.buffer.end(), t->values().begin(), t->values().end());
-    all_reduce(*comm_, std::span<T>(b.buffer), options_.op);
-    std::size_t at = 0;
+    index_t total = 0;
+    for (auto* t : b.tensors) total += t->numel();
+    if (b.buffer.numel() != total) b.buffer = tensor<T>(shape{total}, memory_);
+    T* packed = b.buffer.data();
     for (auto* t : b.tensors) {
-      std::copy_n(b.buffer.begin() + static_cast<std::ptrdiff_t>(at), t->values().size(), t->values().begin());
-      at += t->values().size();
+      copy_elements(packed, t->data(), t->numel());
+      packed += t->numel();
+    }
+    all_reduce(*comm_, std::span<T>(b.buffer.data(), static_cast<std::size_t>(total)), options_.op);
+    packed = b.buffer.data();
+    for (auto* t : b.tensors) {
+      copy_elements(t->data(), packed, t->numel());
+      packed += t->numel();
+    }
+  }
+
+  // n elements from src to dst, both in the gradients' memory.
+  void copy_elements(T* dst, const T* src, index_t n) {
+    if (memory_ != nullptr) {
+      memory_->copy_on_device(dst, src, static_cast<std::size_t>(n) * sizeof(T));
+    } else {
+      std::copy_n(src, n, dst);
     }
   }
 
@@ -202,6 +225,7 @@ class gradient_reducer {
 
   C* comm_;
   gradient_reducer_options options_;
+  device_memory* memory_ = nullptr;  // where the gradients are (nullptr: the host)
   std::vector<std::vector<tensor<T>*>> groups_;
   std::vector<bucket> buckets_;
   std::size_t ready_groups_ = 0, next_bucket_ = 0;

@@ -46,6 +46,7 @@ constexpr ncclDataType_t type_of<double>() {
 class nccl_communicator {
  public:
   static constexpr std::string_view name = "nccl";
+  static constexpr memory_space memory = memory_space::device;
 
   nccl_communicator(const ncclUniqueId& id, int rank, int size, int device, cudaStream_t stream = nullptr)
       : rank_(rank), size_(size), device_(device), stream_(stream) {

@@ -32,7 +32,8 @@
 // Memory: the trainer works where the model is: a model moved to a device
 // backend's memory (llama::to, before the trainer is made) trains there with
 // that backend (gradients, clipping, AdamW moments on the device; checkpoints
-// copied to the host). Data and context parallelism need a host model.
+// copied to the host). Data parallelism needs a communicator of the model's
+// memory (host: threads, MPI; device: NCCL); context parallelism a host model.
 #pragma once
 
 #include <chrono>
@@ -94,9 +95,14 @@ class trainer {
       });
     });
     check_context_parallel();
-    if (ranks() > 1 && model_.memory() != nullptr) {
-      raise<config_error>("trainer: data parallelism all-reduces gradients in host memory, but the model is in ",
-                          model_.memory()->name(), " memory");
+    if (ranks() > 1) {
+      const memory_space model_space = model_.memory() != nullptr ? memory_space::device : memory_space::host;
+      if (options_.parallel.data_parallel->memory() != model_space) {
+        raise<config_error>("trainer: the data-parallel communicator (", options_.parallel.data_parallel->engine(),
+                            ") works in ", name(options_.parallel.data_parallel->memory()),
+                            " memory, but the model is in ",
+                            model_.memory() != nullptr ? model_.memory()->name() : "host", " memory");
+      }
     }
     if (options_.parallel.data_parallel && options_.parallel.data_parallel->size() > 1)
       reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(
@@ -137,7 +143,10 @@ class trainer {
     for (std::size_t k = 0; k < micro.size(); ++k) {
       loss += model_.forward(be, micro[k], static_cast<double>(valid)).loss;
       if (reducer_ && k + 1 == micro.size()) {
-        model_.backward(be, 1.0, [&](const model::gradient_ready& r) { reducer_->ready(r); });
+        model_.backward(be, 1.0, [&](const model::gradient_ready& r) {
+          if constexpr (requires { be.synchronize(); }) be.synchronize();  // the part's gradients are computed
+          reducer_->ready(r);
+        });
         reducer_->finish();
       } else {
         model_.backward(be);
@@ -216,9 +225,16 @@ class trainer {
     }
     return model::context_shard(mine, options_.parallel.context_parallel->rank(), p);
   }
+  // The sum of x over all ranks (through the model's memory for a device communicator).
   double sum_over_ranks(double x) {
-    options_.parallel.data_parallel->all_reduce_sum(std::span<double>(&x, 1));
-    return x;
+    auto& comm = *options_.parallel.data_parallel;
+    if (comm.memory() == memory_space::host) {
+      comm.all_reduce_sum(std::span<double>(&x, 1));
+      return x;
+    }
+    tensor<double> staged = tensor<double>(shape{1}, std::vector<double>{x}).to(model_.memory());
+    comm.all_reduce_sum(std::span<double>(staged.data(), 1));
+    return staged.to_host()(0);
   }
 
   model::llama<float>& model_;

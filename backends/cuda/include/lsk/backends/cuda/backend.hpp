@@ -137,11 +137,13 @@ class backend {
     synchronize();
   }
 
-  // Waits for the ops enqueued before it (a device-to-device copy is ordered on the stream).
+  // Waits for the ops enqueued before it, then copies (the copy is complete on return).
   void copy_on_device(void* dst, const void* src, std::size_t bytes) {
     if (bytes == 0) return;
     LSK_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_.get()));
+    synchronize();
   }
+  // Enqueued on the stream: ordered before the ops and copies that follow.
   void zero_device(void* p, std::size_t bytes) {
     if (bytes == 0) return;
     LSK_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream_.get()));
