@@ -3,7 +3,8 @@
 //           [--context-parallel P] [--launcher threads|mpi] [--backend cpu|cuda] [--matmul f32|tf32|bf16]
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend (with
 // --backend cuda, lsk built with LSK_ENABLE_CUDA: training on the GPU, its
-// matmuls in --matmul precision, the evaluations on the cpu; one rank only); with
+// matmuls in --matmul precision, the evaluations on the cpu; under --launcher
+// mpi, one GPU per process with gradients summed over NCCL); with
 // --data-parallel N, on N ranks (threads of this process, each with 1/N of the
 // OpenMP threads) that split every micro-batch's rows and sum their gradients
 // (lsk/train/trainer.hpp), rank 0 writing the output and evaluating; with
@@ -48,6 +49,9 @@
 #include "lsk/dist/thread_communicator.hpp"
 #if defined(LSK_CLI_HAS_MPI)
 #include "lsk/dist/mpi_communicator.hpp"
+#endif
+#if defined(LSK_CLI_HAS_NCCL)
+#include "lsk/dist/nccl_bootstrap.hpp"
 #endif
 #include "lsk/recipe/plan_data.hpp"
 #include "lsk/recipe/text_corpus.hpp"
@@ -222,8 +226,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
   std::vector<lsk::recipe::stage_result> results;
   const int ranks = std::max(a.data_parallel, 1) * a.context_parallel;
   if (a.backend == "cuda") {
-    if (ranks > 1 || mpi.data_parallel)
-      lsk::raise<lsk::config_error>("--backend cuda trains on one GPU: no --data-parallel, --context-parallel or mpi");
+    if (ranks > 1 && !mpi.data_parallel)
+      lsk::raise<lsk::config_error>("--backend cuda: several GPUs train under --launcher mpi (threads share no GPU)");
 #if defined(LSK_CLI_HAS_CUDA)
     if (const auto why = lsk::cuda::backend::unavailable(); !why.empty())
       lsk::raise<lsk::config_error>("--backend cuda: ", why);
@@ -231,9 +235,14 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
     gpu_options.matmul = a.matmul == "bf16"   ? lsk::cuda::matmul_precision::bf16
                          : a.matmul == "tf32" ? lsk::cuda::matmul_precision::tf32
                                               : lsk::cuda::matmul_precision::f32;
-    lsk::cuda::backend gpu(gpu_options);
+    lsk::cuda::backend gpu(gpu_options);  // on the current device (under mpi: the NCCL rank's)
     std::printf("backend: cuda (training, %s matmuls), cpu (evaluation)\n", a.matmul.c_str());
-    results = lsk::recipe::run(gpu, plan, config, make_data, evaluate, options);
+    auto gpu_options_run = options;
+    gpu_options_run.parallel = mpi;
+    const bool first = !mpi.data_parallel || mpi.data_parallel->rank() == 0;
+    results = lsk::recipe::run(gpu, plan, config, make_data, first ? evaluate : lsk::recipe::stage_evaluator{},
+                               gpu_options_run);
+    if (!first) return;
 #else
     lsk::raise<lsk::config_error>(
         "--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
@@ -311,9 +320,26 @@ void train(const train_args& a) {
                 env.multiple_threads() ? "" : "; MPI_THREAD_MULTIPLE not available, gradients reduced after backward");
   }
   lsk::train::parallelism ranks;  // MPI_THREAD_MULTIPLE lets the gradient all-reduce run on a worker thread
-  ranks.data_parallel.emplace(world);
-  if (p > 1) ranks.context_parallel.emplace(context);
-  ranks.overlap_gradient_reduction = env.multiple_threads();
+#if defined(LSK_CLI_HAS_NCCL)
+  std::optional<lsk::dist::nccl_communicator> gpus;  // --backend cuda: one GPU per process
+#endif
+  if (a.backend == "cuda") {
+    if (p > 1)
+      lsk::raise<lsk::config_error>(
+          "--backend cuda: --context-parallel trains host models only (the device ring "
+          "is not part of training yet)");
+#if defined(LSK_CLI_HAS_NCCL)
+    gpus.emplace(lsk::dist::nccl_from_mpi(world));  // selects this process's GPU (local rank) for the backend
+    ranks.data_parallel.emplace(*gpus);
+    ranks.overlap_gradient_reduction = false;  // NCCL and the device copies stay on the GPU's thread
+#else
+    lsk::raise<lsk::config_error>("--backend cuda --launcher mpi: this lsk was built without NCCL");
+#endif
+  } else {
+    ranks.data_parallel.emplace(world);
+    if (p > 1) ranks.context_parallel.emplace(context);
+    ranks.overlap_gradient_reduction = env.multiple_threads();
+  }
   try {
     run_with(ranks);
   } catch (const std::exception& e) {

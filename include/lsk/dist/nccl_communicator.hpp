@@ -18,6 +18,7 @@
 
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "lsk/core/error.hpp"
 #include "lsk/dist/communicator.hpp"
@@ -55,12 +56,20 @@ class nccl_communicator {
   }
   nccl_communicator(const nccl_communicator&) = delete;
   nccl_communicator& operator=(const nccl_communicator&) = delete;
+  nccl_communicator(nccl_communicator&& other) noexcept
+      : comm_(std::exchange(other.comm_, nullptr)),
+        rank_(other.rank_),
+        size_(other.size_),
+        device_(other.device_),
+        stream_(other.stream_) {}
+  nccl_communicator& operator=(nccl_communicator&&) = delete;
   ~nccl_communicator() {
     if (comm_ != nullptr) ncclCommDestroy(comm_);
   }
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  int device() const { return device_; }
   ncclComm_t native() const { return comm_; }
   cudaStream_t stream() const { return stream_; }
 
