@@ -120,7 +120,7 @@ class llama {
     if (memory() != nullptr) {  // device ops do not check ids, nor count valid tokens: do it here
       check_ids(batch);
       if (normalizer <= 0.0) normalizer = static_cast<double>(batch.valid_tokens());
-      device_batch_ = batch.to(memory());
+      stage_batch(batch);
       batch_ = &device_batch_;
     }
     if (context_ != nullptr && batch.has_documents()) context_documents_ = gather_context_documents(*context_, batch);
@@ -347,6 +347,21 @@ class llama {
 
   attention::attention_shape attention_shape_of(const token_batch& b) const {
     return {b.batch, b.seq_len, b.seq_len, config.num_attention_heads, config.num_key_value_heads, config.head_size()};
+  }
+
+  // Copies batch into device_batch_, reusing its device tensors when the shapes match.
+  void stage_batch(const token_batch& batch) {
+    token_batch& d = device_batch_;
+    if (d.batch != batch.batch || d.seq_len != batch.seq_len || d.tokens.memory() != memory() ||
+        d.has_documents() != batch.has_documents()) {
+      device_batch_ = batch.to(memory());
+      return;
+    }
+    d.tokens.copy_from(batch.tokens);
+    d.targets.copy_from(batch.targets);
+    d.positions.copy_from(batch.positions);
+    d.loss_mask.copy_from(batch.loss_mask);
+    if (batch.has_documents()) d.documents.copy_from(batch.documents);
   }
 
   // What host backends' ops check for the model, for a model on a device.
