@@ -4,7 +4,8 @@
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend (with
 // --backend cuda, lsk built with LSK_ENABLE_CUDA: training on the GPU, its
 // matmuls in --matmul precision, the evaluations on the cpu; under --launcher
-// mpi, one GPU per process with gradients summed over NCCL); with
+// mpi, one GPU per process, gradients summed over NCCL, and with
+// --context-parallel the device ring attention over NCCL); with
 // --data-parallel N, on N ranks (threads of this process, each with 1/N of the
 // OpenMP threads) that split every micro-batch's rows and sum their gradients
 // (lsk/train/trainer.hpp), rank 0 writing the output and evaluating; with
@@ -321,16 +322,16 @@ void train(const train_args& a) {
   }
   lsk::train::parallelism ranks;  // MPI_THREAD_MULTIPLE lets the gradient all-reduce run on a worker thread
 #if defined(LSK_CLI_HAS_NCCL)
-  std::optional<lsk::dist::nccl_communicator> gpus;  // --backend cuda: one GPU per process
+  std::optional<lsk::dist::nccl_communicator> gpus, context_gpus;  // --backend cuda: one GPU per process
 #endif
   if (a.backend == "cuda") {
-    if (p > 1)
-      lsk::raise<lsk::config_error>(
-          "--backend cuda: --context-parallel trains host models only (the device ring "
-          "is not part of training yet)");
 #if defined(LSK_CLI_HAS_NCCL)
     gpus.emplace(lsk::dist::nccl_from_mpi(world));  // selects this process's GPU (local rank) for the backend
     ranks.data_parallel.emplace(*gpus);
+    if (p > 1) {  // the device ring of each data group, on the same GPU
+      context_gpus.emplace(lsk::dist::nccl_from_mpi(context, gpus->device()));
+      ranks.context_parallel.emplace(*context_gpus);
+    }
     ranks.overlap_gradient_reduction = false;  // NCCL and the device copies stay on the GPU's thread
 #else
     lsk::raise<lsk::config_error>("--backend cuda --launcher mpi: this lsk was built without NCCL");

@@ -178,6 +178,16 @@ TEST_CASE("what a device model cannot do yet is refused with a message", "[model
   const index_t lengths[] = {5, 7};
   packed.set_documents(0, lengths);
   CHECK_THROWS_AS(m.forward(be, packed), lsk::unsupported_error);
+  {  // context parallelism on a device backend without a device ring
+    lsk::dist::thread_grid grid(1, 1);
+    grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator&) {
+      lsk::dist::any_communicator comm(world);
+      m.set_context_parallel(&comm);
+      CHECK_THROWS_WITH(m.forward(be, make_batch(0, 0)),
+                        Catch::Contains("context parallelism on backend pretend_device"));
+      m.set_context_parallel(nullptr);
+    });
+  }
   auto bad = make_batch(0, 0);
   bad.tokens(5) = 30;  // device ops do not check ids: the model does before the copy
   CHECK_THROWS_WITH(m.forward(be, bad), Catch::Contains("token 30 at 5"));

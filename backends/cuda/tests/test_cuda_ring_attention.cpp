@@ -21,6 +21,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "device_thread_communicator.hpp"
 #include "lsk/attention/ring.hpp"
 #include "lsk/attention/tiled.hpp"
 #include "lsk/backends/cuda/device.hpp"
@@ -37,41 +38,6 @@ namespace {
 using lsk::bf16;
 using lsk::index_t;
 namespace att = lsk::attention;
-
-// P ranks as threads of one process on one GPU: every call is collective;
-// send_recv copies device memory (cudaMemcpy) from the source rank's buffer.
-struct device_thread_world {
-  explicit device_thread_world(int n) : size(n), sync(n), sends(static_cast<std::size_t>(n)) {}
-  int size;
-  std::barrier<> sync;
-  std::vector<const void*> sends;
-};
-
-class device_thread_communicator {
- public:
-  static constexpr std::string_view name = "device threads";
-  device_thread_communicator(device_thread_world& w, int rank) : world_(&w), rank_(rank) {}
-  int rank() const { return rank_; }
-  int size() const { return world_->size; }
-  void all_reduce_sum(std::span<float>) { lsk::raise<lsk::error>("device_thread_communicator: no all-reduce"); }
-  void all_reduce_sum(std::span<double>) { lsk::raise<lsk::error>("device_thread_communicator: no all-reduce"); }
-  void send_recv(std::span<const float> send, int, std::span<float> recv, int src) { exchange(send, recv, src); }
-  void send_recv(std::span<const double> send, int, std::span<double> recv, int src) { exchange(send, recv, src); }
-  void barrier() { world_->sync.arrive_and_wait(); }
-
- private:
-  template <class T>
-  void exchange(std::span<const T> send, std::span<T> recv, int src) {
-    world_->sends[static_cast<std::size_t>(rank_)] = send.data();
-    world_->sync.arrive_and_wait();
-    LSK_CUDA_CHECK(cudaMemcpy(recv.data(), world_->sends[static_cast<std::size_t>(src)], recv.size_bytes(),
-                              cudaMemcpyDeviceToDevice));
-    world_->sync.arrive_and_wait();
-  }
-  device_thread_world* world_;
-  int rank_;
-};
-static_assert(lsk::Communicator<device_thread_communicator>);
 
 std::vector<float> to_f32(const std::vector<bf16>& x) {
   std::vector<float> out(x.size());

@@ -28,7 +28,9 @@
 // ops touch them; batches are copied there on each forward. A device backend
 // runs attention with its own `attention_type` when it declares one (the CUDA
 // backend's fused flash attention), else with the naive attention's backend
-// ops (causal only; document masks and context parallelism need the host).
+// ops (causal only; document masks need the host), and under context
+// parallelism with its `context_attention_type` (the CUDA device ring; other
+// device backends refuse it).
 #pragma once
 
 #include <cmath>
@@ -60,6 +62,13 @@ using rotary_tables = position::rope_table<T>;
 template <class B>
 concept declares_attention = requires {
   typename B::attention_type;
+};
+// The attention under context parallelism on backend B when B declares one
+// (constructed with the communicator); host backends use the host ring.
+template <class B>
+concept declares_context_attention = requires(dist::any_communicator* comm) {
+  typename B::context_attention_type;
+  {typename B::context_attention_type{comm}};
 };
 
 template <real_scalar T>
@@ -112,8 +121,13 @@ class llama {
     check_batch(batch);
     check_memory<B>("forward");
     if (context_ != nullptr && memory() != nullptr) {
-      raise<config_error>("llama forward: context parallelism needs the model on the host (it is in ", memory()->name(),
-                          " memory)");
+      if constexpr (!declares_context_attention<B>) {
+        raise<config_error>("llama forward: context parallelism on backend ", B::name,
+                            " needs the model on the host (it is in ", memory()->name(), " memory)");
+      }
+      if (batch.has_documents()) {
+        raise<unsupported_error>("llama forward: context parallelism on ", B::name, " takes no document masks");
+      }
     }
     allocate<B>(batch);
     batch_ = &batch;
@@ -311,6 +325,12 @@ class llama {
   // Calls f with the attention (an lsk::Attention) the model runs on backend B.
   template <Backend B, class F>
   void with_attention(F&& f) const {
+    if constexpr (declares_context_attention<B>) {
+      if (context_ != nullptr) {
+        f(typename B::context_attention_type{context_});
+        return;
+      }
+    }
     if constexpr (declares_attention<B>) {
       f(typename B::attention_type{});
     } else if constexpr (B::memory != memory_space::host) {

@@ -49,6 +49,7 @@
 #include "lsk/backends/cuda/gemm.hpp"
 #include "lsk/backends/cuda/kernels.hpp"
 #include "lsk/backends/cuda/model_attention.hpp"
+#include "lsk/backends/cuda/model_ring_attention.hpp"
 #include "lsk/concepts/backend.hpp"
 
 namespace lsk::cuda {
@@ -93,6 +94,8 @@ class backend {
   static constexpr memory_space memory = memory_space::device;
   // What a Llama model's layers use (lsk/model/llama.hpp): flash kernels for f32 models.
   using attention_type = model_attention;
+  // ... and under context parallelism (llama::set_context_parallel with an NCCL communicator).
+  using context_attention_type = model_ring_attention;
 
   backend() : backend(backend_options{}) {}
   explicit backend(backend_options options) : options_(options), selector_(options.device), blas_(stream_.get()) {}

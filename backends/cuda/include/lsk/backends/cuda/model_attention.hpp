@@ -29,6 +29,69 @@
 
 namespace lsk::cuda {
 
+namespace model_attention_detail {
+// Byte offsets of the regions (each 16-byte aligned) and the total.
+struct saved_regions {
+  std::size_t lse, q, k, v, o, offsets_q, offsets_k, end;
+};
+struct scratch_regions {
+  std::size_t dout, dq, dk, dv, workspace, end;
+};
+
+inline std::size_t aligned(std::size_t bytes) { return (bytes + 15) / 16 * 16; }
+inline index_t floats(std::size_t bytes) { return static_cast<index_t>(aligned(bytes) / sizeof(float)); }
+template <class V>
+std::size_t count(const V& view) {
+  return static_cast<std::size_t>(view.numel());
+}
+inline int narrow(index_t n) {
+  if (n > 2147483647) raise<shape_error>("cuda model attention: ", n, " exceeds the kernels' int32 sizes");
+  return static_cast<int>(n);
+}
+
+inline saved_regions saved_layout(const attention::attention_shape& s) {
+  const auto q_elems = static_cast<std::size_t>(s.batch * s.q_len * s.heads * s.head_dim);
+  const auto kv_elems = static_cast<std::size_t>(s.batch * s.k_len * s.kv_heads * s.head_dim);
+  const auto offsets = static_cast<std::size_t>(s.batch + 1) * sizeof(std::int32_t);
+  saved_regions r{};
+  std::size_t at = 0;
+  const auto take = [&](std::size_t bytes) {
+    const std::size_t start = at;
+    at += aligned(bytes);
+    return start;
+  };
+  r.lse = take(static_cast<std::size_t>(s.batch * s.q_len * s.heads) * sizeof(float));
+  r.q = take(q_elems * sizeof(bf16));
+  r.k = take(kv_elems * sizeof(bf16));
+  r.v = take(kv_elems * sizeof(bf16));
+  r.o = take(q_elems * sizeof(bf16));
+  r.offsets_q = take(offsets);
+  r.offsets_k = take(offsets);
+  r.end = at;
+  return r;
+}
+inline scratch_regions scratch_layout(const attention::attention_shape& s) {
+  const auto q_elems = static_cast<std::size_t>(s.batch * s.q_len * s.heads * s.head_dim);
+  const auto kv_elems = static_cast<std::size_t>(s.batch * s.k_len * s.kv_heads * s.head_dim);
+  scratch_regions w{};
+  std::size_t at = 0;
+  const auto take = [&](std::size_t bytes) {
+    const std::size_t start = at;
+    at += aligned(bytes);
+    return start;
+  };
+  w.dout = take(q_elems * sizeof(bf16));
+  w.dq = take(q_elems * sizeof(bf16));
+  w.dk = take(kv_elems * sizeof(bf16));
+  w.dv = take(kv_elems * sizeof(bf16));
+  w.workspace = take(
+      flash_attention_backward_workspace_bytes(narrow(s.batch * s.q_len), narrow(s.heads), narrow(s.head_dim), true));
+  w.end = at;
+  return w;
+}
+
+}  // namespace model_attention_detail
+
 struct model_attention {
   static constexpr std::string_view name = "cuda_flash";
 
@@ -36,15 +99,18 @@ struct model_attention {
   static bool fused(const attention::attention_shape& s) { return s.head_dim == 64 || s.head_dim == 128; }
 
   index_t saved_size(const attention::attention_shape& s) const {
+    using namespace model_attention_detail;
     return fused(s) ? floats(saved_layout(s).end) : attention::naive_attention{}.saved_size(s);
   }
   index_t scratch_size(const attention::attention_shape& s) const {
+    using namespace model_attention_detail;
     return fused(s) ? floats(scratch_layout(s).end) : attention::naive_attention{}.scratch_size(s);
   }
 
   template <Backend B, real_scalar T>
   void forward(B& be, const attention::attention_shape& s, const attention::attention_mask& mask, const_view<T> q,
                const_view<T> k, const_view<T> v, T scale, tensor_view<T> saved, tensor_view<T> out) const {
+    using namespace model_attention_detail;
     if (!fused(s)) {
       attention::naive_attention{}.forward<B, T>(be, s, mask, q, k, v, scale, saved, out);
       return;
@@ -78,6 +144,7 @@ struct model_attention {
   void backward(B& be, const attention::attention_shape& s, const attention::attention_mask& mask, const_view<T> q,
                 const_view<T> k, const_view<T> v, const_view<T> out, const_view<T> saved, const_view<T> dout, T scale,
                 tensor_view<T> scratch, tensor_view<T> dq, tensor_view<T> dk, tensor_view<T> dv) const {
+    using namespace model_attention_detail;
     if (!fused(s)) {
       attention::naive_attention{}.backward<B, T>(be, s, mask, q, k, v, out, saved, dout, scale, scratch, dq, dk, dv);
       return;
@@ -117,69 +184,10 @@ struct model_attention {
   }
 
  private:
-  // Byte offsets of the regions (each 16-byte aligned) and the total.
-  struct saved_regions {
-    std::size_t lse, q, k, v, o, offsets_q, offsets_k, end;
-  };
-  struct scratch_regions {
-    std::size_t dout, dq, dk, dv, workspace, end;
-  };
-
-  static std::size_t aligned(std::size_t bytes) { return (bytes + 15) / 16 * 16; }
-  static index_t floats(std::size_t bytes) { return static_cast<index_t>(aligned(bytes) / sizeof(float)); }
-  template <class V>
-  static std::size_t count(const V& view) {
-    return static_cast<std::size_t>(view.numel());
-  }
-  static int narrow(index_t n) {
-    if (n > 2147483647) raise<shape_error>("cuda model attention: ", n, " exceeds the kernels' int32 sizes");
-    return static_cast<int>(n);
-  }
-
-  static saved_regions saved_layout(const attention::attention_shape& s) {
-    const auto q_elems = static_cast<std::size_t>(s.batch * s.q_len * s.heads * s.head_dim);
-    const auto kv_elems = static_cast<std::size_t>(s.batch * s.k_len * s.kv_heads * s.head_dim);
-    const auto offsets = static_cast<std::size_t>(s.batch + 1) * sizeof(std::int32_t);
-    saved_regions r{};
-    std::size_t at = 0;
-    const auto take = [&](std::size_t bytes) {
-      const std::size_t start = at;
-      at += aligned(bytes);
-      return start;
-    };
-    r.lse = take(static_cast<std::size_t>(s.batch * s.q_len * s.heads) * sizeof(float));
-    r.q = take(q_elems * sizeof(bf16));
-    r.k = take(kv_elems * sizeof(bf16));
-    r.v = take(kv_elems * sizeof(bf16));
-    r.o = take(q_elems * sizeof(bf16));
-    r.offsets_q = take(offsets);
-    r.offsets_k = take(offsets);
-    r.end = at;
-    return r;
-  }
-  static scratch_regions scratch_layout(const attention::attention_shape& s) {
-    const auto q_elems = static_cast<std::size_t>(s.batch * s.q_len * s.heads * s.head_dim);
-    const auto kv_elems = static_cast<std::size_t>(s.batch * s.k_len * s.kv_heads * s.head_dim);
-    scratch_regions w{};
-    std::size_t at = 0;
-    const auto take = [&](std::size_t bytes) {
-      const std::size_t start = at;
-      at += aligned(bytes);
-      return start;
-    };
-    w.dout = take(q_elems * sizeof(bf16));
-    w.dq = take(q_elems * sizeof(bf16));
-    w.dk = take(kv_elems * sizeof(bf16));
-    w.dv = take(kv_elems * sizeof(bf16));
-    w.workspace = take(
-        flash_attention_backward_workspace_bytes(narrow(s.batch * s.q_len), narrow(s.heads), narrow(s.head_dim), true));
-    w.end = at;
-    return w;
-  }
-
   static flash_attention_params params(const attention::attention_shape& s, const attention::attention_mask& mask,
                                        float scale, const bf16* q, const bf16* k, const bf16* v,
                                        const std::int32_t* offsets_q, const std::int32_t* offsets_k) {
+    using model_attention_detail::narrow;
     flash_attention_params p;
     p.q = q;
     p.k = k;
