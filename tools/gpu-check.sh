@@ -91,8 +91,8 @@ step() {
 } | tee -a "$log"
 
 step "flash attention tests" 120 yes "$bin/lsk_cuda_tests" "[flash]"
-step "ring attention (P ranks on one GPU)" 60 yes "$bin/lsk_cuda_tests" "[ring]"
-step "Llama model on the GPU vs cpu (f32, bf16)" 120 yes "$bin/lsk_cuda_tests" "[model]"
+step "ring attention, context-parallel training" 90 yes "$bin/lsk_cuda_tests" "[ring]"
+step "Llama model on the GPU vs cpu (f32, bf16)" 120 yes "$bin/lsk_cuda_tests" "[model]~[ring]"
 step "cuda error/convert tests" 60 yes "$bin/lsk_cuda_tests" "~[flash]~[ring]~[model]"
 step "cuda conformance suite (f32, f64, FD)" 180 yes "$bin/lsk_cuda_conformance_tests"
 step "cuBLAS GEMM (lsk)" 60 yes "$bin/bench_cuda_matmul"
