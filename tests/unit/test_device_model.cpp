@@ -13,8 +13,8 @@
 #include "lsk/dist/thread_communicator.hpp"
 #include "lsk/eval/perplexity.hpp"
 #include "lsk/model/generate.hpp"
-#include "lsk/position/rope.hpp"
 #include "lsk/testing/pretend_device.hpp"
+#include "lsk/testing/tiny_llama.hpp"
 #include "lsk/train/trainer.hpp"
 
 namespace {
@@ -22,40 +22,10 @@ using lsk::index_t;
 using device = lsk::testing::pretend_device<lsk::backends::cpu>;
 namespace fs = std::filesystem;
 
-lsk::model::hf_config tiny_config() {
-  lsk::model::hf_config c;
-  c.model.vocab_size = 30;
-  c.model.hidden_size = 16;
-  c.model.intermediate_size = 32;
-  c.model.num_hidden_layers = 2;
-  c.model.num_attention_heads = 4;
-  c.model.num_key_value_heads = 2;
-  c.model.max_position_embeddings = 32;
-  c.rope.head_dim = c.model.head_size();
-  c.rope.max_position_embeddings = 32;
-  return c;
-}
-
-lsk::model::llama<float> fresh_model(const lsk::model::hf_config& c) {
-  lsk::rng g(21);
-  lsk::model::llama_weights<float> w(c.model);
-  w.init(g, 0.1);
-  lsk::model::llama<float> m(c.model, std::move(w));
-  m.set_position_encoding(lsk::position::rope(c.rope), c.model.max_position_embeddings);
-  return m;
-}
-
+lsk::model::hf_config tiny_config() { return lsk::testing::tiny_llama_config(); }
+lsk::model::llama<float> fresh_model(const lsk::model::hf_config& c) { return lsk::testing::tiny_llama(c); }
 lsk::model::token_batch make_batch(std::int64_t step, index_t micro) {
-  lsk::model::token_batch b(2, 12);
-  for (index_t s = 0; s < 2; ++s) {
-    std::vector<std::int32_t> stream(13);
-    const auto start = static_cast<std::int32_t>((step * 7 + micro * 3 + s) % 30);
-    for (std::size_t t = 0; t < stream.size(); ++t)
-      stream[t] = (start + static_cast<std::int32_t>(t) * static_cast<std::int32_t>(1 + s)) % 30;
-    b.set_sequence(s, stream);
-  }
-  b.loss_mask(micro) = 0;
-  return b;
+  return lsk::testing::patterned_batch(step, micro, 12, 30);
 }
 
 std::vector<float> host_values(const lsk::tensor<float>& t) { return t.to_host().values(); }

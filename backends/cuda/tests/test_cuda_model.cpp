@@ -27,6 +27,7 @@
 #include "lsk/model/generate.hpp"
 #include "lsk/model/llama2c_import.hpp"
 #include "lsk/position/rope.hpp"
+#include "lsk/testing/tiny_llama.hpp"
 #include "lsk/train/trainer.hpp"
 #include "sm80_device.hpp"
 
@@ -35,39 +36,11 @@ using lsk::index_t;
 namespace fs = std::filesystem;
 
 lsk::model::hf_config config_with_head_dim(index_t head_dim) {
-  lsk::model::hf_config c;
-  c.model.vocab_size = 64;
-  c.model.num_attention_heads = 4;
-  c.model.num_key_value_heads = 2;
-  c.model.hidden_size = 4 * head_dim;
-  c.model.intermediate_size = 8 * head_dim;
-  c.model.num_hidden_layers = 2;
-  c.model.max_position_embeddings = 64;
-  c.rope.head_dim = head_dim;
-  c.rope.max_position_embeddings = 64;
-  return c;
+  return lsk::testing::tiny_llama_config(64, head_dim, 64);
 }
-
-lsk::model::llama<float> fresh_model(const lsk::model::hf_config& c) {
-  lsk::rng g(21);
-  lsk::model::llama_weights<float> w(c.model);
-  w.init(g, 0.1);
-  lsk::model::llama<float> m(c.model, std::move(w));
-  m.set_position_encoding(lsk::position::rope(c.rope), c.model.max_position_embeddings);
-  return m;
-}
-
+lsk::model::llama<float> fresh_model(const lsk::model::hf_config& c) { return lsk::testing::tiny_llama(c); }
 lsk::model::token_batch make_batch(std::int64_t step, index_t micro) {
-  lsk::model::token_batch b(2, 48);
-  for (index_t s = 0; s < 2; ++s) {
-    std::vector<std::int32_t> stream(49);
-    const auto start = static_cast<std::int32_t>((step * 7 + micro * 3 + s) % 64);
-    for (std::size_t t = 0; t < stream.size(); ++t)
-      stream[t] = (start + static_cast<std::int32_t>(t) * static_cast<std::int32_t>(1 + s)) % 64;
-    b.set_sequence(s, stream);
-  }
-  b.loss_mask(micro) = 0;
-  return b;
+  return lsk::testing::patterned_batch(step, micro, 48, 64);
 }
 
 // max |a - b| / max |a| over all elements.

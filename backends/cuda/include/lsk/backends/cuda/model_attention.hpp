@@ -90,6 +90,35 @@ inline scratch_regions scratch_layout(const attention::attention_shape& s) {
   return w;
 }
 
+// The regions as pointers into a layer's saved buffer / the backward scratch
+// (read or written as each call says, hence the casts from const).
+struct saved_buffers {
+  float* lse;
+  bf16 *q, *k, *v, *o;
+  std::int32_t *offsets_q, *offsets_k;
+};
+struct scratch_buffers {
+  bf16 *dout, *dq, *dk, *dv;
+  void* workspace;
+};
+inline saved_buffers saved_at(const void* saved, const attention::attention_shape& s) {
+  auto* base = static_cast<std::byte*>(const_cast<void*>(saved));
+  const saved_regions r = saved_layout(s);
+  return {reinterpret_cast<float*>(base + r.lse),
+          reinterpret_cast<bf16*>(base + r.q),
+          reinterpret_cast<bf16*>(base + r.k),
+          reinterpret_cast<bf16*>(base + r.v),
+          reinterpret_cast<bf16*>(base + r.o),
+          reinterpret_cast<std::int32_t*>(base + r.offsets_q),
+          reinterpret_cast<std::int32_t*>(base + r.offsets_k)};
+}
+inline scratch_buffers scratch_at(void* scratch, const attention::attention_shape& s) {
+  auto* base = static_cast<std::byte*>(scratch);
+  const scratch_regions w = scratch_layout(s);
+  return {reinterpret_cast<bf16*>(base + w.dout), reinterpret_cast<bf16*>(base + w.dq),
+          reinterpret_cast<bf16*>(base + w.dk), reinterpret_cast<bf16*>(base + w.dv), base + w.workspace};
+}
+
 }  // namespace model_attention_detail
 
 struct model_attention {
@@ -118,25 +147,16 @@ struct model_attention {
     if constexpr (!std::is_same_v<T, float>) {
       raise<unsupported_error>("cuda model attention: head_dim ", s.head_dim, " runs on bf16 kernels, for f32 models");
     } else {
-      auto* base = reinterpret_cast<std::byte*>(saved.data());
-      const saved_regions r = saved_layout(s);
+      const saved_buffers b = saved_at(saved.data(), s);
       const cudaStream_t stream = be.stream();
-      auto* q16 = reinterpret_cast<bf16*>(base + r.q);
-      auto* k16 = reinterpret_cast<bf16*>(base + r.k);
-      auto* v16 = reinterpret_cast<bf16*>(base + r.v);
-      auto* o16 = reinterpret_cast<bf16*>(base + r.o);
-      auto* offsets_q = reinterpret_cast<std::int32_t*>(base + r.offsets_q);
-      auto* offsets_k = reinterpret_cast<std::int32_t*>(base + r.offsets_k);
-      f32_to_bf16(q.data(), q16, count(q), stream);
-      f32_to_bf16(k.data(), k16, count(k), stream);
-      f32_to_bf16(v.data(), v16, count(v), stream);
-      fill_sequence_offsets(offsets_q, narrow(s.batch), narrow(s.q_len), stream);
-      fill_sequence_offsets(offsets_k, narrow(s.batch), narrow(s.k_len), stream);
-      flash_attention_params p = params(s, mask, scale, q16, k16, v16, offsets_q, offsets_k);
-      p.o = o16;
-      p.lse = reinterpret_cast<float*>(base + r.lse);
+      f32_to_bf16(q.data(), b.q, count(q), stream);
+      f32_to_bf16(k.data(), b.k, count(k), stream);
+      f32_to_bf16(v.data(), b.v, count(v), stream);
+      fill_sequence_offsets(b.offsets_q, narrow(s.batch), narrow(s.q_len), stream);
+      fill_sequence_offsets(b.offsets_k, narrow(s.batch), narrow(s.k_len), stream);
+      flash_attention_params p = params(s, mask, scale, b);
       flash_attention_forward(p, stream);
-      bf16_to_f32(o16, out.data(), count(out), stream);
+      bf16_to_f32(b.o, out.data(), count(out), stream);
     }
   }
 
@@ -152,48 +172,38 @@ struct model_attention {
     if constexpr (!std::is_same_v<T, float>) {
       raise<unsupported_error>("cuda model attention: head_dim ", s.head_dim, " runs on bf16 kernels, for f32 models");
     } else {
-      const auto* base = reinterpret_cast<const std::byte*>(saved.data());
-      auto* work = reinterpret_cast<std::byte*>(scratch.data());
-      const saved_regions r = saved_layout(s);
-      const scratch_regions w = scratch_layout(s);
+      const saved_buffers b = saved_at(saved.data(), s);  // read by the backward
+      const scratch_buffers w = scratch_at(scratch.data(), s);
       const cudaStream_t stream = be.stream();
-      auto* do16 = reinterpret_cast<bf16*>(work + w.dout);
-      auto* dq16 = reinterpret_cast<bf16*>(work + w.dq);
-      auto* dk16 = reinterpret_cast<bf16*>(work + w.dk);
-      auto* dv16 = reinterpret_cast<bf16*>(work + w.dv);
-      f32_to_bf16(dout.data(), do16, count(dout), stream);
+      f32_to_bf16(dout.data(), w.dout, count(dout), stream);
       flash_attention_backward_params p;
-      p.fwd =
-          params(s, mask, scale, reinterpret_cast<const bf16*>(base + r.q), reinterpret_cast<const bf16*>(base + r.k),
-                 reinterpret_cast<const bf16*>(base + r.v), reinterpret_cast<const std::int32_t*>(base + r.offsets_q),
-                 reinterpret_cast<const std::int32_t*>(base + r.offsets_k));
-      p.fwd.o = const_cast<bf16*>(reinterpret_cast<const bf16*>(base + r.o));  // read by the backward
-      p.fwd.lse = const_cast<float*>(reinterpret_cast<const float*>(base + r.lse));
-      p.dout = do16;
-      p.dq = dq16;
-      p.dk = dk16;
-      p.dv = dv16;
+      p.fwd = params(s, mask, scale, b);
+      p.dout = w.dout;
+      p.dq = w.dq;
+      p.dk = w.dk;
+      p.dv = w.dv;
       p.total_q = narrow(s.batch * s.q_len);
-      p.workspace = work + w.workspace;
+      p.workspace = w.workspace;
       p.deterministic = true;
       flash_attention_backward(p, stream);
-      bf16_to_f32(dq16, dq.data(), count(dq), stream);
-      bf16_to_f32(dk16, dk.data(), count(dk), stream);
-      bf16_to_f32(dv16, dv.data(), count(dv), stream);
+      bf16_to_f32(w.dq, dq.data(), count(dq), stream);
+      bf16_to_f32(w.dk, dk.data(), count(dk), stream);
+      bf16_to_f32(w.dv, dv.data(), count(dv), stream);
     }
   }
 
  private:
   static flash_attention_params params(const attention::attention_shape& s, const attention::attention_mask& mask,
-                                       float scale, const bf16* q, const bf16* k, const bf16* v,
-                                       const std::int32_t* offsets_q, const std::int32_t* offsets_k) {
+                                       float scale, const model_attention_detail::saved_buffers& b) {
     using model_attention_detail::narrow;
     flash_attention_params p;
-    p.q = q;
-    p.k = k;
-    p.v = v;
-    p.cu_seqlens_q = offsets_q;
-    p.cu_seqlens_k = offsets_k;
+    p.q = b.q;
+    p.k = b.k;
+    p.v = b.v;
+    p.o = b.o;
+    p.lse = b.lse;
+    p.cu_seqlens_q = b.offsets_q;
+    p.cu_seqlens_k = b.offsets_k;
     p.documents = mask.by_document() ? mask.documents.data() : nullptr;
     p.batch = narrow(s.batch);
     p.max_seqlen_q = narrow(s.q_len);

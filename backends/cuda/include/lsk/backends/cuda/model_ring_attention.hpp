@@ -41,23 +41,18 @@ struct model_ring_attention {
     using namespace model_attention_detail;
     check<T>(s, mask);
     if constexpr (std::is_same_v<T, float>) {
-      auto* base = reinterpret_cast<std::byte*>(saved.data());
-      const saved_regions r = saved_layout(s);
+      const saved_buffers b = saved_at(saved.data(), s);
       const cudaStream_t stream = be.stream();
-      auto* q16 = reinterpret_cast<bf16*>(base + r.q);
-      auto* k16 = reinterpret_cast<bf16*>(base + r.k);
-      auto* v16 = reinterpret_cast<bf16*>(base + r.v);
-      auto* o16 = reinterpret_cast<bf16*>(base + r.o);
-      auto* lse = reinterpret_cast<float*>(base + r.lse);
-      f32_to_bf16(q.data(), q16, count(q), stream);
-      f32_to_bf16(k.data(), k16, count(k), stream);
-      f32_to_bf16(v.data(), v16, count(v), stream);
+      f32_to_bf16(q.data(), b.q, count(q), stream);
+      f32_to_bf16(k.data(), b.k, count(k), stream);
+      f32_to_bf16(v.data(), b.v, count(v), stream);
       ring_attention_workspace ws(ring_of(s), true);
-      for (index_t b = 0; b < s.batch; ++b) {
-        ring_attention_forward(*comm, ws, q16 + q_offset(s, b), k16 + kv_offset(s, b), v16 + kv_offset(s, b), scale,
-                               o16 + q_offset(s, b), lse + static_cast<std::size_t>(b * s.q_len * s.heads), stream);
+      for (index_t i = 0; i < s.batch; ++i) {
+        const std::size_t qo = q_offset(s, i), ko = kv_offset(s, i);
+        ring_attention_forward(*comm, ws, b.q + qo, b.k + ko, b.v + ko, scale, b.o + qo, b.lse + lse_offset(s, i),
+                               stream);
       }
-      bf16_to_f32(o16, out.data(), count(out), stream);
+      bf16_to_f32(b.o, out.data(), count(out), stream);
     }
   }
 
@@ -68,31 +63,19 @@ struct model_ring_attention {
     using namespace model_attention_detail;
     check<T>(s, mask);
     if constexpr (std::is_same_v<T, float>) {
-      const auto* base = reinterpret_cast<const std::byte*>(saved.data());
-      auto* work = reinterpret_cast<std::byte*>(scratch.data());
-      const saved_regions r = saved_layout(s);
-      const scratch_regions w = scratch_layout(s);
+      const saved_buffers b = saved_at(saved.data(), s);  // read by the backward
+      const scratch_buffers w = scratch_at(scratch.data(), s);
       const cudaStream_t stream = be.stream();
-      const auto* q16 = reinterpret_cast<const bf16*>(base + r.q);
-      const auto* k16 = reinterpret_cast<const bf16*>(base + r.k);
-      const auto* v16 = reinterpret_cast<const bf16*>(base + r.v);
-      const auto* o16 = reinterpret_cast<const bf16*>(base + r.o);
-      const auto* lse = reinterpret_cast<const float*>(base + r.lse);
-      auto* do16 = reinterpret_cast<bf16*>(work + w.dout);
-      auto* dq16 = reinterpret_cast<bf16*>(work + w.dq);
-      auto* dk16 = reinterpret_cast<bf16*>(work + w.dk);
-      auto* dv16 = reinterpret_cast<bf16*>(work + w.dv);
-      f32_to_bf16(dout.data(), do16, count(dout), stream);
+      f32_to_bf16(dout.data(), w.dout, count(dout), stream);
       ring_attention_workspace ws(ring_of(s), true);
-      for (index_t b = 0; b < s.batch; ++b) {
-        const std::size_t qo = q_offset(s, b), ko = kv_offset(s, b);
-        ring_attention_backward(*comm, ws, q16 + qo, k16 + ko, v16 + ko, o16 + qo,
-                                lse + static_cast<std::size_t>(b * s.q_len * s.heads), do16 + qo, scale, dq16 + qo,
-                                dk16 + ko, dv16 + ko, stream);
+      for (index_t i = 0; i < s.batch; ++i) {
+        const std::size_t qo = q_offset(s, i), ko = kv_offset(s, i);
+        ring_attention_backward(*comm, ws, b.q + qo, b.k + ko, b.v + ko, b.o + qo, b.lse + lse_offset(s, i),
+                                w.dout + qo, scale, w.dq + qo, w.dk + ko, w.dv + ko, stream);
       }
-      bf16_to_f32(dq16, dq.data(), count(dq), stream);
-      bf16_to_f32(dk16, dk.data(), count(dk), stream);
-      bf16_to_f32(dv16, dv.data(), count(dv), stream);
+      bf16_to_f32(w.dq, dq.data(), count(dq), stream);
+      bf16_to_f32(w.dk, dk.data(), count(dk), stream);
+      bf16_to_f32(w.dv, dv.data(), count(dv), stream);
     }
   }
 
@@ -119,6 +102,9 @@ struct model_ring_attention {
   }
   static std::size_t kv_offset(const attention::attention_shape& s, index_t b) {
     return static_cast<std::size_t>(b * s.k_len * s.kv_heads * s.head_dim);
+  }
+  static std::size_t lse_offset(const attention::attention_shape& s, index_t b) {
+    return static_cast<std::size_t>(b * s.q_len * s.heads);
   }
 };
 
