@@ -226,6 +226,11 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
   const auto make_data = lsk::recipe::make_plan_data(tok, corpus);
   std::vector<lsk::recipe::stage_result> results;
   const int ranks = std::max(a.data_parallel, 1) * a.context_parallel;
+  // Launched by mpirun, this process is one rank (mpi holds the ranks); rank 0 alone evaluates.
+  auto rank_options = options;
+  rank_options.parallel = mpi;
+  const bool first = !mpi.data_parallel || mpi.data_parallel->rank() == 0;
+  const lsk::recipe::stage_evaluator rank_evaluate = first ? evaluate : lsk::recipe::stage_evaluator{};
   if (a.backend == "cuda") {
     if (ranks > 1 && !mpi.data_parallel)
       lsk::raise<lsk::config_error>("--backend cuda: several GPUs train under --launcher mpi (threads share no GPU)");
@@ -238,26 +243,14 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
                                               : lsk::cuda::matmul_precision::f32;
     lsk::cuda::backend gpu(gpu_options);  // on the current device (under mpi: the NCCL rank's)
     std::printf("backend: cuda (training, %s matmuls), cpu (evaluation)\n", a.matmul.c_str());
-    auto gpu_options_run = options;
-    gpu_options_run.parallel = mpi;
-    const bool first = !mpi.data_parallel || mpi.data_parallel->rank() == 0;
-    results = lsk::recipe::run(gpu, plan, config, make_data, first ? evaluate : lsk::recipe::stage_evaluator{},
-                               gpu_options_run);
-    if (!first) return;
+    results = lsk::recipe::run(gpu, plan, config, make_data, rank_evaluate, rank_options);
 #else
     lsk::raise<lsk::config_error>(
         "--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
 #endif
-  } else if (mpi.data_parallel) {  // launched by mpirun: this process is one rank
-    auto rank_options = options;
-    rank_options.parallel = mpi;
-    const bool first = mpi.data_parallel->rank() == 0;
-    results =
-        lsk::recipe::run(be, plan, config, make_data, first ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
-    if (!first) return;
-  } else if (ranks <= 1) {
-    results = lsk::recipe::run(be, plan, config, make_data, evaluate, options);
-  } else {
+  } else if (mpi.data_parallel || ranks <= 1) {
+    results = lsk::recipe::run(be, plan, config, make_data, rank_evaluate, rank_options);
+  } else {  // ranks as threads of this process
     int threads = 1;
 #if defined(_OPENMP)
     threads = std::max(1, omp_get_max_threads() / ranks);
@@ -269,14 +262,15 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
     lsk::dist::thread_grid grid(std::max(a.data_parallel, 1), a.context_parallel, threads);
     grid.run([&](lsk::dist::thread_communicator& world, lsk::dist::thread_communicator& context) {
       lsk::backends::cpu rank_backend;
-      auto rank_options = options;
-      rank_options.parallel.data_parallel.emplace(world);
-      if (a.context_parallel > 1) rank_options.parallel.context_parallel.emplace(context);
+      auto thread_options = options;
+      thread_options.parallel.data_parallel.emplace(world);
+      if (a.context_parallel > 1) thread_options.parallel.context_parallel.emplace(context);
       auto r = lsk::recipe::run(rank_backend, plan, config, make_data,
-                                world.rank() == 0 ? evaluate : lsk::recipe::stage_evaluator{}, rank_options);
+                                world.rank() == 0 ? evaluate : lsk::recipe::stage_evaluator{}, thread_options);
       if (world.rank() == 0) results = std::move(r);
     });
   }
+  if (!first) return;
   std::string summary = "\n| stage | steps | loss first | loss last | seconds |\n|---|---|---|---|---|\n";
   std::string needle_report =
       "| stage | needle mean | up to " + std::to_string(base_length) + " | beyond |\n|---|---|---|---|\n";
@@ -364,7 +358,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "output directory (resumed when it exists)");
   cmd->add_option("--tokenizer", args->tokenizer, "'byte' or a SentencePiece .model");
   cmd->add_option("--attention", args->attention, "naive or tiled")->check(CLI::IsMember({"naive", "tiled"}));
-  cmd->add_option("--backend", args->backend, "cpu, or cuda (a build with LSK_ENABLE_CUDA; one GPU)")
+  cmd->add_option("--backend", args->backend, "cpu, or cuda (a build with LSK_ENABLE_CUDA; one GPU per process)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--matmul", args->matmul,
                   "--backend cuda: f32 matmuls, or tf32 / bf16 tensor cores (f32 accumulation and weights)")

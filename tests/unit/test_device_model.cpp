@@ -160,7 +160,7 @@ TEST_CASE("what a device model cannot do yet is refused with a message", "[model
   }
   auto bad = make_batch(0, 0);
   bad.tokens(5) = 30;  // device ops do not check ids: the model does before the copy
-  CHECK_THROWS_WITH(m.forward(be, bad), Catch::Contains("token 30 at 5"));
+  CHECK_THROWS_WITH(m.forward(be, bad), Catch::Contains("token id 30 at position 5"));
 
   // A host backend cannot reach the device's memory, a device backend not the host's.
   lsk::backends::cpu cpu;

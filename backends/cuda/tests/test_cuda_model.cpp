@@ -80,6 +80,33 @@ std::pair<std::vector<double>, std::vector<float>> train(B& be, lsk::model::llam
   for (int s = 0; s < steps; ++s) losses.push_back(t.step(be, make_batch).loss);
   return {losses, all_values(m.weights)};
 }
+
+// The same fresh model trained `steps` steps on the cpu and on the GPU: {cpu run, GPU run}.
+using run = std::pair<std::vector<double>, std::vector<float>>;
+std::pair<run, run> train_both(lsk::backends::cpu& cpu, lsk::cuda::backend& gpu, const lsk::model::hf_config& c,
+                               int steps) {
+  lsk::backend_memory<lsk::cuda::backend> memory(gpu);
+  auto host = fresh_model(c);
+  auto device = fresh_model(c);
+  device.to(&memory);
+  return {train(cpu, host, c, steps), train(gpu, device, c, steps)};
+}
+
+// One forward and backward of the same fresh model on the cpu and on the GPU:
+// the loss, the logits and the gradients agree within the given relative errors.
+void check_step(lsk::backends::cpu& cpu, lsk::cuda::backend& gpu, const lsk::model::hf_config& c,
+                const lsk::model::token_batch& batch, double loss_eps, double logits_err, double grads_err) {
+  lsk::backend_memory<lsk::cuda::backend> memory(gpu);
+  auto host = fresh_model(c);
+  auto device = fresh_model(c);
+  device.to(&memory);
+  const double lh = host.forward(cpu, batch).loss, ld = device.forward(gpu, batch).loss;
+  CHECK(ld == Approx(lh).epsilon(loss_eps));
+  CHECK(relative_error(host.logits().values(), device.logits().to_host().values()) < logits_err);
+  host.backward(cpu);
+  device.backward(gpu);
+  CHECK(relative_error(all_values(host.grads), all_values(device.grads)) < grads_err);
+}
 }  // namespace
 
 TEST_CASE("cuda model: f32 forward, backward and training match the cpu backend", "[cuda][model]") {
@@ -87,23 +114,10 @@ TEST_CASE("cuda model: f32 forward, backward and training match the cpu backend"
   const auto c = config_with_head_dim(16);
   lsk::backends::cpu cpu;
   lsk::cuda::backend gpu;
-  lsk::backend_memory<lsk::cuda::backend> memory(gpu);
-  auto host = fresh_model(c);
-  auto device = fresh_model(c);
-  device.to(&memory);
-  const auto batch = make_batch(0, 0);
-  const double lh = host.forward(cpu, batch).loss, ld = device.forward(gpu, batch).loss;
-  CHECK(ld == Approx(lh).epsilon(1e-5));
-  CHECK(relative_error(host.logits().values(), device.logits().to_host().values()) < 1e-5);
-  host.backward(cpu);
-  device.backward(gpu);
-  CHECK(relative_error(all_values(host.grads), all_values(device.grads)) < 1e-4);
-
-  auto host2 = fresh_model(c);
-  auto device2 = fresh_model(c);
-  device2.to(&memory);
-  const auto [losses_h, weights_h] = train(cpu, host2, c, 8);
-  const auto [losses_d, weights_d] = train(gpu, device2, c, 8);
+  check_step(cpu, gpu, c, make_batch(0, 0), 1e-5, 1e-5, 1e-4);
+  const auto [on_cpu, on_gpu] = train_both(cpu, gpu, c, 8);
+  const auto& [losses_h, weights_h] = on_cpu;
+  const auto& [losses_d, weights_d] = on_gpu;
   for (std::size_t i = 0; i < losses_h.size(); ++i) CHECK(losses_d[i] == Approx(losses_h[i]).epsilon(1e-4));
   CHECK(relative_error(weights_h, weights_d) < 1e-3);
 }
@@ -138,30 +152,19 @@ TEST_CASE("cuda model: flash attention (bf16) inside an f32 model tracks the cpu
   const auto c = config_with_head_dim(64);
   lsk::backends::cpu cpu;
   lsk::cuda::backend gpu;
-  lsk::backend_memory<lsk::cuda::backend> memory(gpu);
   for (const bool documents : {false, true}) {
     INFO("documents " << documents);
-    auto host = fresh_model(c);
-    auto device = fresh_model(c);
-    device.to(&memory);
     auto batch = make_batch(1, 0);
     if (documents) {
       const index_t lengths[] = {20, 28};
       for (index_t s = 0; s < batch.batch; ++s) batch.set_documents(s, lengths);
     }
-    const double lh = host.forward(cpu, batch).loss, ld = device.forward(gpu, batch).loss;
     // bf16 q, k, v (8 significant bits): a few 1e-3 relative on the loss.
-    CHECK(ld == Approx(lh).epsilon(1e-2));
-    CHECK(relative_error(host.logits().values(), device.logits().to_host().values()) < 3e-2);
-    host.backward(cpu);
-    device.backward(gpu);
-    CHECK(relative_error(all_values(host.grads), all_values(device.grads)) < 5e-2);
+    check_step(cpu, gpu, c, batch, 1e-2, 3e-2, 5e-2);
   }
-  auto host = fresh_model(c);
-  auto device = fresh_model(c);
-  device.to(&memory);
-  const auto [losses_h, weights_h] = train(cpu, host, c, 8);
-  const auto [losses_d, weights_d] = train(gpu, device, c, 8);
+  const auto [on_cpu, on_gpu] = train_both(cpu, gpu, c, 8);
+  const auto& losses_h = on_cpu.first;
+  const auto& losses_d = on_gpu.first;
   for (std::size_t i = 0; i < losses_h.size(); ++i) CHECK(losses_d[i] == Approx(losses_h[i]).epsilon(2e-2));
 }
 
@@ -170,12 +173,9 @@ TEST_CASE("cuda model: bf16 mixed precision training follows the f32 cpu model",
   const auto c = config_with_head_dim(64);
   lsk::backends::cpu cpu;
   lsk::cuda::backend gpu(lsk::cuda::backend_options{.matmul = lsk::cuda::matmul_precision::bf16});
-  lsk::backend_memory<lsk::cuda::backend> memory(gpu);
-  auto host = fresh_model(c);
-  auto device = fresh_model(c);
-  device.to(&memory);
-  const auto [losses_h, weights_h] = train(cpu, host, c, 12);
-  const auto [losses_d, weights_d] = train(gpu, device, c, 12);
+  const auto [on_cpu, on_gpu] = train_both(cpu, gpu, c, 12);
+  const auto& losses_h = on_cpu.first;
+  const auto& losses_d = on_gpu.first;
   INFO("first loss " << losses_h.front() << " vs " << losses_d.front() << ", last " << losses_h.back() << " vs "
                      << losses_d.back());
   for (std::size_t i = 0; i < losses_h.size(); ++i) CHECK(losses_d[i] == Approx(losses_h[i]).epsilon(3e-2));

@@ -85,7 +85,7 @@ class llama {
   template <PositionEncoding P>
   void set_position_encoding(const P& encoding, index_t rows) {
     rotary = position::make_rope_table<T>(encoding, rows);
-    if (memory() != nullptr) rotary = {rotary.cos.to(memory()), rotary.sin.to(memory())};
+    if (memory() != nullptr) rotary = rotary_in(rotary, memory());
   }
 
   // Where the model's tensors live (nullptr: on the host).
@@ -96,7 +96,7 @@ class llama {
   void to(device_memory* target) {
     weights = weights.to(target);
     if (!grads.layers.empty()) grads = grads.to(target);
-    if (!rotary.cos.empty()) rotary = {rotary.cos.to(target), rotary.sin.to(target)};
+    if (!rotary.cos.empty()) rotary = rotary_in(rotary, target);
     allocated_tokens_ = -1;
     decode_act_ = {};
     device_batch_ = {};
@@ -131,9 +131,10 @@ class llama {
     }
     allocate<B>(batch);
     batch_ = &batch;
-    if (memory() != nullptr) {  // device ops do not check ids, nor count valid tokens: do it here
-      check_ids(batch);
-      if (normalizer <= 0.0) normalizer = static_cast<double>(batch.valid_tokens());
+    index_t device_valid = 0;  // device ops neither check ids nor count valid tokens: done here on the host
+    if (memory() != nullptr) {
+      device_valid = check_ids(batch);
+      if (normalizer <= 0.0) normalizer = static_cast<double>(device_valid);
       stage_batch(batch);
       batch_ = &device_batch_;
     }
@@ -150,7 +151,7 @@ class llama {
     linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
     last_ = cross_entropy_forward<B, T>(be, act_.logits, on_model.targets.view(), on_model.loss_mask.view(),
                                         act_.lse.view(), normalizer);
-    if (memory() != nullptr) last_.valid = batch.valid_tokens();
+    if (memory() != nullptr) last_.valid = device_valid;
     if (!std::isfinite(last_.loss)) {
       raise<numeric_error>("llama forward: loss is ", last_.loss, " (sum ", last_.sum, " over ", last_.valid,
                            " tokens)");
@@ -355,6 +356,10 @@ class llama {
     with_attention<B>([&](const auto& attn) { n = attn.scratch_size(s); });
     return n;
   }
+  // The tables in `target` (nullptr: the host).
+  static rotary_tables<T> rotary_in(const rotary_tables<T>& t, device_memory* target) {
+    return {t.cos.to(target), t.sin.to(target)};
+  }
   // A zero-filled tensor where the model's tensors live.
   tensor<T> make(shape extents) const { return tensor<T>(extents, memory()); }
   // Under context parallelism the attention sees the whole sequences' document ids.
@@ -384,21 +389,12 @@ class llama {
     if (batch.has_documents()) d.documents.copy_from(batch.documents);
   }
 
-  // What host backends' ops check for the model, for a model on a device.
-  void check_ids(const token_batch& b) const {
-    for (index_t i = 0; i < b.size(); ++i) {
-      if (b.tokens(i) < 0 || b.tokens(i) >= config.vocab_size) {
-        raise<index_error>("llama forward: token ", b.tokens(i), " at ", i, " is outside [0, ", config.vocab_size, ")");
-      }
-      if (b.loss_mask(i) != 0 && (b.targets(i) < 0 || b.targets(i) >= config.vocab_size)) {
-        raise<index_error>("llama forward: target ", b.targets(i), " at ", i, " is outside [0, ", config.vocab_size,
-                           ")");
-      }
-      if (b.positions(i) < 0 || b.positions(i) >= rotary.rows()) {
-        raise<index_error>("llama forward: position ", b.positions(i), " at ", i, " is beyond the rotary tables' ",
-                           rotary.rows(), " rows");
-      }
-    }
+  // The checks host backends' ops make, for a model on a device; returns the valid-token count.
+  index_t check_ids(const token_batch& b) const {
+    constexpr std::string_view op = "llama forward";
+    lsk::detail::check_token_ids_on_host(op, b.tokens.view(), config.vocab_size);
+    lsk::detail::check_positions_on_host(op, b.positions.view(), rotary.rows());
+    return lsk::detail::count_valid_targets_on_host(op, b.targets.view(), b.loss_mask.view(), config.vocab_size);
   }
 
   // The backend must work in the memory the model is in.

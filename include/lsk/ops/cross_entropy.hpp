@@ -22,6 +22,23 @@ struct cross_entropy_result {
 };
 
 namespace detail {
+// The rows with mask != 0, whose targets must be in [0, classes); host memory
+// (also checked by models whose device ops cannot).
+inline index_t count_valid_targets_on_host(std::string_view op, const_view<std::int32_t> targets,
+                                           const_view<std::uint8_t> mask, index_t classes) {
+  const auto t = targets.span();
+  const auto m = mask.span();
+  index_t valid = 0;
+  for (std::size_t r = 0; r < t.size(); ++r) {
+    if (m[r] == 0) continue;
+    ++valid;
+    if (t[r] < 0 || t[r] >= classes) {
+      raise<index_error>(op, ": target ", t[r], " at row ", r, " is outside [0, ", classes, ")");
+    }
+  }
+  return valid;
+}
+
 template <Backend B, class T>
 index_t check_cross_entropy(std::string_view op, const_view<T> logits, const_view<std::int32_t> targets,
                             const_view<std::uint8_t> mask) {
@@ -29,19 +46,11 @@ index_t check_cross_entropy(std::string_view op, const_view<T> logits, const_vie
   require_numel(op, "targets", targets, logits.dim(0));
   require_numel(op, "mask", mask, logits.dim(0));
   require_all_contiguous(op, logits, targets, mask);
-  index_t valid = 0;
   if constexpr (B::memory == memory_space::host) {
-    const auto t = targets.span();
-    const auto m = mask.span();
-    for (std::size_t r = 0; r < t.size(); ++r) {
-      if (m[r] == 0) continue;
-      ++valid;
-      if (t[r] < 0 || t[r] >= logits.dim(1)) {
-        raise<index_error>(op, ": target ", t[r], " at row ", r, " is outside [0, ", logits.dim(1), ")");
-      }
-    }
+    return count_valid_targets_on_host(op, targets, mask, logits.dim(1));
+  } else {
+    return 0;  // device memory: neither counted nor checked here
   }
-  return valid;
 }
 }  // namespace detail
 

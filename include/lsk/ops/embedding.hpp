@@ -10,16 +10,18 @@
 
 namespace lsk {
 namespace detail {
-template <Backend B>
-void check_token_ids(std::string_view op, const_view<std::int32_t> ids, index_t vocab) {
-  if constexpr (B::memory == memory_space::host) {
-    const auto span = ids.span();
-    for (std::size_t t = 0; t < span.size(); ++t) {
-      if (span[t] < 0 || span[t] >= vocab) {
-        raise<index_error>(op, ": token id ", span[t], " at position ", t, " is outside [0, ", vocab, ")");
-      }
+// ids in host memory (also checked by models whose device ops cannot).
+inline void check_token_ids_on_host(std::string_view op, const_view<std::int32_t> ids, index_t vocab) {
+  const auto span = ids.span();
+  for (std::size_t t = 0; t < span.size(); ++t) {
+    if (span[t] < 0 || span[t] >= vocab) {
+      raise<index_error>(op, ": token id ", span[t], " at position ", t, " is outside [0, ", vocab, ")");
     }
   }
+}
+template <Backend B>
+void check_token_ids(std::string_view op, const_view<std::int32_t> ids, index_t vocab) {
+  if constexpr (B::memory == memory_space::host) check_token_ids_on_host(op, ids, vocab);
 }
 }  // namespace detail
 

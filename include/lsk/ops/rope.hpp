@@ -34,6 +34,16 @@
 
 namespace lsk {
 namespace detail {
+// positions in host memory (also checked by models whose device ops cannot).
+inline void check_positions_on_host(std::string_view op, const_view<std::int32_t> positions, index_t rows) {
+  const auto pos = positions.span();
+  for (std::size_t t = 0; t < pos.size(); ++t) {
+    if (pos[t] < 0 || pos[t] >= rows) {
+      raise<index_error>(op, ": position ", pos[t], " of token ", t, " is outside the tables' ", rows, " rows");
+    }
+  }
+}
+
 template <Backend B, class T>
 void check_rope_args(std::string_view op, const_view<T> x, const_view<std::int32_t> positions, const_view<T> cos,
                      const_view<T> sin, const tensor_view<T>& y) {
@@ -53,14 +63,7 @@ void check_rope_args(std::string_view op, const_view<T> x, const_view<std::int32
       raise<shape_error>(op, ": the output overlaps the input without being the same view");
     }
   }
-  if constexpr (B::memory == memory_space::host) {
-    const auto pos = positions.span();
-    for (std::size_t t = 0; t < pos.size(); ++t) {
-      if (pos[t] < 0 || pos[t] >= cos.dim(0)) {
-        raise<index_error>(op, ": position ", pos[t], " of token ", t, " is outside the tables' ", cos.dim(0), " rows");
-      }
-    }
-  }
+  if constexpr (B::memory == memory_space::host) check_positions_on_host(op, positions, cos.dim(0));
 }
 }  // namespace detail
 

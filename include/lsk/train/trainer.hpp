@@ -33,7 +33,8 @@
 // backend's memory (llama::to, before the trainer is made) trains there with
 // that backend (gradients, clipping, AdamW moments on the device; checkpoints
 // copied to the host). Data parallelism needs a communicator of the model's
-// memory (host: threads, MPI; device: NCCL); context parallelism a host model.
+// memory (host: threads, MPI; device: NCCL); context parallelism on a device
+// needs a backend with a device ring (llama.hpp).
 #pragma once
 
 #include <chrono>
@@ -96,18 +97,16 @@ class trainer {
     });
     check_context_parallel();
     if (ranks() > 1) {
+      auto& comm = *options_.parallel.data_parallel;
       const memory_space model_space = model_.memory() != nullptr ? memory_space::device : memory_space::host;
-      if (options_.parallel.data_parallel->memory() != model_space) {
-        raise<config_error>("trainer: the data-parallel communicator (", options_.parallel.data_parallel->engine(),
-                            ") works in ", name(options_.parallel.data_parallel->memory()),
-                            " memory, but the model is in ",
+      if (comm.memory() != model_space) {
+        raise<config_error>("trainer: the data-parallel communicator (", comm.engine(), ") works in ",
+                            name(comm.memory()), " memory, but the model is in ",
                             model_.memory() != nullptr ? model_.memory()->name() : "host", " memory");
       }
-    }
-    if (options_.parallel.data_parallel && options_.parallel.data_parallel->size() > 1)
       reducer_ = std::make_unique<dist::gradient_reducer<dist::any_communicator, float>>(
-          *options_.parallel.data_parallel, model_.grads,
-          dist::gradient_reducer_options{.overlap = options_.parallel.overlap_gradient_reduction});
+          comm, model_.grads, dist::gradient_reducer_options{.overlap = options_.parallel.overlap_gradient_reduction});
+    }
   }
 
   // This trainer's rank and the number of ranks (0 and 1 without data parallelism).
