@@ -2,9 +2,12 @@
 # On a machine with an NVIDIA GPU: builds lsk's CUDA tests and benchmarks, runs
 # the CUDA conformance, flash-attention and model tests (Llama training on the
 # GPU against the cpu backend), the benchmarks beside their PyTorch
-# counterparts (torch.matmul, SDPA's flash backend, a ~125M Llama training step) on the same card,
-# then compute-sanitizer over the flash-attention kernels while time is left,
-# and prints a summary table. Designed to finish in under 8 minutes.
+# counterparts (torch.matmul, SDPA's flash backend at head dims 128 and 64, a
+# ~125M Llama training step with both kernel profiles: torch.profiler's and
+# Nsight Compute's per-kernel times of one lsk step) on the same card, then
+# compute-sanitizer over the model and flash-attention tests while time is
+# left, and prints a summary table. Took 152 s on an H100; designed to finish in
+# under 8 minutes.
 #
 #   tools/gpu-check.sh                 build into build/gpu-check (needs Catch2 v2, Eigen, nvcc), then run
 #   tools/gpu-check.sh --bin DIR       run binaries built elsewhere (DIR holds lsk_cuda_tests,
@@ -12,8 +15,9 @@
 #                                      bench_flash_attention, bench_train_step; see --stage)
 #   tools/gpu-check.sh --stage DIR     build here (no GPU needed) and copy the binaries into DIR
 # Environment: GPU_CHECK_BUDGET_S (default 450): optional steps are skipped once
-# this many seconds have passed; GPU_CHECK_LOG (default: $OUT/gpu-check.log if
-# OUT is set, else build/gpu-check.log).
+# this many seconds have passed; GPU_CHECK_STEPS: an extended regular expression,
+# only steps whose names match run (a rerun of what failed); GPU_CHECK_LOG
+# (default: $OUT/gpu-check.log if OUT is set, else build/gpu-check.log).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode=build
@@ -55,7 +59,7 @@ start=$SECONDS
 summary=()
 
 # The CUDA libraries: the toolkit's, else the ones PyTorch's wheels carry.
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+for d in /usr/local/cuda/lib /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
   [ -d "$d" ] && export LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 done
 if ldd "$bin/lsk_cuda_conformance_tests" | grep -q "not found"; then
@@ -70,6 +74,9 @@ step() {
   local name=$1 limit=$2 required=$3
   shift 3
   local elapsed=$((SECONDS - start))
+  if [ -n "${GPU_CHECK_STEPS:-}" ] && ! grep -Eq "$GPU_CHECK_STEPS" <<<"$name"; then
+    return
+  fi
   if [ "$required" = no ] && [ "$elapsed" -ge "$budget" ]; then
     summary+=("$(printf '%-44s %s' "$name" "skipped (over the ${budget}s budget)")")
     return
@@ -90,19 +97,28 @@ step() {
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1
 } | tee -a "$log"
 
-step "flash attention tests" 120 yes "$bin/lsk_cuda_tests" "[flash]"
-step "ring attention, context-parallel training" 90 yes "$bin/lsk_cuda_tests" "[ring]"
-step "Llama model on the GPU vs cpu (f32, bf16)" 120 yes "$bin/lsk_cuda_tests" "[model]~[ring]"
-step "cuda error/convert tests" 60 yes "$bin/lsk_cuda_tests" "~[flash]~[ring]~[model]"
-step "cuda conformance suite (f32, f64, FD)" 180 yes "$bin/lsk_cuda_conformance_tests"
-step "cuBLAS GEMM (lsk)" 60 yes "$bin/bench_cuda_matmul"
-step "torch.matmul (same sizes)" 60 yes python3 "$root/bench/cuda/torch_matmul.py"
+step "cuda error/convert tests" 45 yes "$bin/lsk_cuda_tests" "~[flash]~[ring]~[model]"
+step "cuda conformance suite (f32, f64, FD)" 120 yes "$bin/lsk_cuda_conformance_tests"
+step "flash attention tests" 90 yes "$bin/lsk_cuda_tests" "[flash]"
+step "Llama model on the GPU vs cpu (f32, bf16)" 90 yes "$bin/lsk_cuda_tests" "[model]~[ring]"
+step "ring attention, context-parallel training" 60 yes "$bin/lsk_cuda_tests" "[ring]"
+step "cuBLAS GEMM (lsk)" 45 yes "$bin/bench_cuda_matmul"
+step "torch.matmul (same sizes)" 45 yes python3 "$root/bench/cuda/torch_matmul.py"
 step "Llama ~125M train step: lsk vs torch eager" 150 no python3 "$root/bench/cuda/torch_train_step.py" \
-  --lsk-bench "$bin/bench_train_step"
-step "cuda backend ops GB/s" 60 no "$bin/bench_cuda_ops"
-step "flash attention vs SDPA flash" 180 no python3 "$root/bench/cuda/sdpa_compare.py" \
+  --lsk-bench "$bin/bench_train_step" --profile
+ncu_bin=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if [ -n "$ncu_bin" ]; then
+  step "lsk train step kernel times (ncu)" 150 no python3 "$root/bench/cuda/kernel_breakdown.py" \
+    --lsk-bench "$bin/bench_train_step" --ncu "$ncu_bin"
+fi
+step "cuda backend ops GB/s" 45 no "$bin/bench_cuda_ops"
+step "flash attention vs SDPA flash" 150 no python3 "$root/bench/cuda/sdpa_compare.py" \
   --lsk-bench "$bin/bench_flash_attention"
+step "flash attention vs SDPA flash, head dim 64" 150 no python3 "$root/bench/cuda/sdpa_compare.py" \
+  --lsk-bench "$bin/bench_flash_attention" --head-dim 64 --heads 12 --kv-heads 12 --tokens 32768
 if command -v compute-sanitizer >/dev/null; then
+  step "compute-sanitizer memcheck (model f32 step)" 90 no compute-sanitizer --tool memcheck --error-exitcode 1 \
+    "$bin/lsk_cuda_tests" "cuda model: f32 forward*"  # (a comma would split the test spec)
   step "compute-sanitizer memcheck (flash, unequal lengths)" 90 no compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$bin/lsk_cuda_tests" "Flash attention with more keys than queries*"
   step "compute-sanitizer racecheck (flash docs)" 90 no compute-sanitizer --tool racecheck --error-exitcode 1 \

@@ -4,6 +4,7 @@
 //
 //   bench_train_step [--hidden 768] [--layers 12] [--heads 12] [--kv-heads 12] [--intermediate 2048]
 //                    [--vocab 32000] [--seq 2048] [--batch 4] [--steps 10] [--warmup 3] [--matmul bf16|tf32|f32]
+//                    [--profile 1]
 //
 // Defaults: a ~125M-parameter Llama (GPT-2 small shapes, untied head) at
 // sequence 2048, bf16 tensor-core matmuls and flash attention on f32 weights.
@@ -11,10 +12,18 @@
 // matmul parameters (all linear layers and the LM head) x tokens, plus causal
 // attention 6 x layers x seq x hidden x tokens (forward 2 seq d per token and
 // layer, backward twice that). The peak is lsk::matmul's own rate in the same
-// precision on an 8192^3 product, so MFU is against what the card gives this
-// library's matmul path. Time per step: median over --steps after --warmup
-// steps, each ending with a device synchronisation (the loss is read).
+// precision on an 8192^3 product (random operands), so MFU is against what the
+// card gives this library's matmul path: for --matmul bf16 on f32 operands an
+// H100 ran TF32 kernels (about 415 TFLOP/s, not the 780 of bf16 operands);
+// bench/cuda/torch_train_step.py also prints MFU against torch's bf16 rate.
+// Time per step: median over --steps after --warmup steps, each ending with a
+// device synchronisation (the loss is read).
+// --profile 1: after the warm-up, one step between cudaProfilerStart and
+// cudaProfilerStop, then exit (bench/cuda/kernel_breakdown.py runs it under
+// Nsight Compute with --profile-from-start off: the kernels of one step).
 // bench/cuda/torch_train_step.py runs the same model in PyTorch eager.
+#include <cuda_profiler_api.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +44,7 @@ struct args {
   index_t hidden = 768, layers = 12, heads = 12, kv_heads = 12, intermediate = 2048, vocab = 32000, seq = 2048,
           batch = 4;
   int steps = 10, warmup = 3;
+  bool profile = false;
   std::string matmul = "bf16";
 };
 
@@ -63,6 +73,8 @@ args parse(int argc, char** argv) {
       a.steps = std::atoi(v);
     else if (k == "--warmup")
       a.warmup = std::atoi(v);
+    else if (k == "--profile")
+      a.profile = std::atoi(v) != 0;
     else if (k == "--matmul")
       a.matmul = v;
     else {
@@ -86,9 +98,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // lsk::matmul's rate on an n^3 product in the backend's precision, TFLOP/s.
 double matmul_tflops(lsk::cuda::backend& be, index_t n) {
   lsk::backend_memory<lsk::cuda::backend> memory(be);
-  lsk::tensor<float> a(lsk::shape{n, n}, &memory), b(lsk::shape{n, n}, &memory), c(lsk::shape{n, n}, &memory);
-  a.fill(0.5f);
-  b.fill(0.25f);
+  lsk::rng g(5);  // random operands: constants or zeros can run faster than real data
+  lsk::tensor<float> host_a(lsk::shape{n, n}), host_b(lsk::shape{n, n}), c(lsk::shape{n, n}, &memory);
+  for (auto* t : {&host_a, &host_b})
+    for (auto& x : t->values()) x = g.uniform(-1.0f, 1.0f);
+  const auto a = host_a.to(&memory), b = host_b.to(&memory);
   const auto run = [&] { lsk::matmul<lsk::cuda::backend, float>(be, a, b, c.view()); };
   for (int i = 0; i < 3; ++i) run();
   be.synchronize();
@@ -98,10 +112,7 @@ double matmul_tflops(lsk::cuda::backend& be, index_t n) {
   be.synchronize();
   return 2.0 * double(n) * double(n) * double(n) * reps / seconds_since(t0) / 1e12;
 }
-}  // namespace
-
-int main(int argc, char** argv) {
-  const args a = parse(argc, argv);
+int run(const args& a) {
   if (const auto why = lsk::cuda::backend::unavailable(); !why.empty()) {
     std::printf("bench_train_step: skipped: %s\n", why.c_str());
     return 0;
@@ -148,6 +159,15 @@ int main(int argc, char** argv) {
   const double tokens = double(a.batch * a.seq);
   const double flops = tokens * (6.0 * matmul_params + 6.0 * double(a.layers) * double(a.seq) * double(d));
 
+  if (a.profile) {
+    for (int s = 0; s < a.warmup; ++s) t.step(be, batches);
+    be.synchronize();
+    cudaProfilerStart();
+    t.step(be, batches);
+    be.synchronize();
+    cudaProfilerStop();
+    return 0;
+  }
   std::vector<double> times;
   double loss = 0;
   for (int s = 0; s < a.warmup + a.steps; ++s) {
@@ -168,4 +188,14 @@ int main(int argc, char** argv) {
   std::printf("%-10s %10.1f %12.0f %10.1f %14.1f %7.1f%% %8.4f\n", "lsk", step_s * 1e3, tokens / step_s, achieved, peak,
               100.0 * achieved / peak, loss);
   return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse(argc, argv));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_train_step: %s\n", e.what());
+    return 1;
+  }
 }

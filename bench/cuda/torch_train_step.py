@@ -89,21 +89,35 @@ class Llama(torch.nn.Module):
         return self.head(self.norm(x))
 
 
+def is_lsk_row(line):
+    """bench_train_step's result row: "lsk", then ms/step, tokens/s, TFLOP/s, ..."""
+    fields = line.split()
+    try:
+        return len(fields) >= 4 and fields[0] == "lsk" and float(fields[1]) > 0
+    except ValueError:
+        return False
+
+
 def main():
     p = argparse.ArgumentParser()
     for name, default in [("hidden", 768), ("layers", 12), ("heads", 12), ("kv-heads", 12), ("intermediate", 2048),
                           ("vocab", 32000), ("seq", 2048), ("batch", 4), ("steps", 10), ("warmup", 3)]:
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--lsk-bench")
+    p.add_argument("--profile", action="store_true",
+                   help="also print the CUDA kernels of one step by total time (torch.profiler)")
     a = p.parse_args()
     lsk_line = None
     if a.lsk_bench:
         cmd = [a.lsk_bench] + [x for k in ["hidden", "layers", "heads", "kv_heads", "intermediate", "vocab", "seq",
                                           "batch", "steps", "warmup"]
                                for x in ("--" + k.replace("_", "-"), str(getattr(a, k)))] + ["--matmul", "bf16"]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        print(out, end="")
-        lsk_line = next((line for line in out.splitlines() if line.startswith("lsk ")), None)
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        out = run.stdout
+        print(out + run.stderr, end="")
+        if run.returncode != 0:
+            raise SystemExit(f"{a.lsk_bench} failed with exit code {run.returncode}")
+        lsk_line = next((line for line in out.splitlines() if is_lsk_row(line)), None)
 
     torch.manual_seed(0)
     dev = "cuda"
@@ -152,6 +166,12 @@ def main():
     print(f"{'impl':<10} {'ms/step':>10} {'tokens/s':>12} {'TFLOP/s':>10} {'peak TFLOP/s':>14} {'MFU':>8} {'loss':>8}")
     print(f"{'torch':<10} {step_s * 1e3:10.1f} {tokens / step_s:12.0f} {achieved:10.1f} {peak:14.1f} "
           f"{100 * achieved / peak:7.1f}% {loss:8.4f}")
+    if a.profile:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            step()
+            torch.cuda.synchronize()
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
     if lsk_line:
         lsk_tokens = float(lsk_line.split()[2])
         lsk_tflops = float(lsk_line.split()[3])

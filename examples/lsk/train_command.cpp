@@ -361,7 +361,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--backend", args->backend, "cpu, or cuda (a build with LSK_ENABLE_CUDA; one GPU per process)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--matmul", args->matmul,
-                  "--backend cuda: f32 matmuls, or tf32 / bf16 tensor cores (f32 accumulation and weights)")
+                  "--backend cuda: f32 matmuls, or tf32 / bf16 tensor cores (f32 accumulation and weights; "
+                  "bf16 lets cuBLAS choose bf16 or TF32 kernels)")
       ->check(CLI::IsMember({"f32", "tf32", "bf16"}));
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
   cmd->add_option("--init", args->init, "start the first stage from this Hugging Face model directory")

@@ -182,7 +182,9 @@ TEST_CASE("cuda gemm: FP32 by default, TF32 or bf16 tensor cores on request", "[
   CHECK(tf32_err <= 2e-2);
   CHECK(tf32_err > fp32_err);  // TF32 really ran (10-bit mantissas)
   CHECK(bf16_err <= 5e-2);
-  CHECK(bf16_err > tf32_err);  // bf16 really ran (8-bit mantissas)
+  // Tensor cores really ran. FAST_16BF lets cuBLAS choose bf16 or TF32 kernels
+  // (an H100 ran this 512^3 product as TF32), so only FP32 is ruled out.
+  CHECK(bf16_err > fp32_err);
 }
 
 TEST_CASE("cuda kernels turn out-of-range ids into NaN instead of faulting", "[cuda][backend]") {

@@ -13,7 +13,9 @@
 //    attention, gradients summed over a device-memory communicator) trains as
 //    one GPU on whole sequences.
 // Skipped (visibly) without an sm_80+ GPU.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -124,7 +126,10 @@ TEST_CASE("cuda model: f32 forward, backward and training match the cpu backend"
 
 TEST_CASE("cuda model: stories260K generates the cpu backend's greedy story", "[cuda][model][stories260K]") {
   if (!sm80_device_available()) return;
-  const fs::path stories = fs::path(LSK_SHARED_DIR) / "models" / "stories260K" / "stories260K.bin";
+  // LSK_SHARED_DIR in the environment overrides the build's path (binaries built on one machine, run on another).
+  const char* shared_override = std::getenv("LSK_SHARED_DIR");
+  const fs::path shared = shared_override != nullptr ? fs::path(shared_override) : fs::path(LSK_SHARED_DIR);
+  const fs::path stories = shared / "models" / "stories260K" / "stories260K.bin";
   if (!fs::exists(stories)) {
     WARN("skipped: " << stories << " is absent");
     return;
@@ -176,9 +181,13 @@ TEST_CASE("cuda model: bf16 mixed precision training follows the f32 cpu model",
   const auto [on_cpu, on_gpu] = train_both(cpu, gpu, c, 12);
   const auto& losses_h = on_cpu.first;
   const auto& losses_d = on_gpu.first;
-  INFO("first loss " << losses_h.front() << " vs " << losses_d.front() << ", last " << losses_h.back() << " vs "
-                     << losses_d.back());
-  for (std::size_t i = 0; i < losses_h.size(); ++i) CHECK(losses_d[i] == Approx(losses_h[i]).epsilon(3e-2));
+  // bf16 rounding moves the trajectory by a few hundredths of a nat: 2% of the
+  // loss while it is large, 0.02 nats once it falls below 1 (a relative
+  // tolerance would demand ever smaller absolute errors as the loss goes to 0).
+  for (std::size_t i = 0; i < losses_h.size(); ++i) {
+    INFO("step " << i << ": cpu f32 " << losses_h[i] << ", GPU bf16 " << losses_d[i]);
+    CHECK(std::abs(losses_d[i] - losses_h[i]) <= 2e-2 * std::max(1.0, losses_h[i]));
+  }
   CHECK(losses_d.back() < losses_d.front());  // it learns
 }
 

@@ -56,7 +56,8 @@ namespace lsk::cuda {
 
 struct backend_options {
   int device = -1;  // the CUDA device to select; -1 keeps the current one
-  // f32 gemm: true FP32, or TF32 / bf16 tensor cores (faster; ~1e-3 / ~4e-3 relative error).
+  // f32 gemm: true FP32, or TF32 / bf16 tensor cores (faster; ~1e-3 / ~4e-3 relative error;
+  // bf16 permits bf16 kernels and cuBLAS may choose TF32 ones: see gemm.hpp).
   matmul_precision matmul = matmul_precision::f32;
 };
 

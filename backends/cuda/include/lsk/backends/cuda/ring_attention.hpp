@@ -30,8 +30,8 @@
 // does not hold).
 // Streams: kernels run on `stream`; before each shift the stream is
 // synchronised so the communicator sends finished data.
-// Status: compiled in CI; not yet run on a GPU (test:
-// backends/cuda/tests/test_cuda_ring_attention.cpp, skipped without one).
+// Tested on an H100 against the f32 oracle (backends/cuda/tests/test_cuda_ring_attention.cpp,
+// skipped without a GPU).
 #pragma once
 
 #include <cuda_runtime_api.h>
