@@ -6,14 +6,20 @@
 # ~125M Llama training step with both kernel profiles: torch.profiler's and
 # Nsight Compute's per-kernel times of one lsk step) on the same card, then
 # compute-sanitizer over the model and flash-attention tests while time is
-# left, and prints a summary table. Took 152 s on an H100; designed to finish in
-# under 8 minutes.
+# left, and, where the default corpus is present (data/corpus, fetched by
+# tools/recipe.sh), the default recipe with training on the GPU; prints a
+# summary table. Took 152 s on an H100 without the recipe (which took 120 s);
+# designed to finish in under 8 minutes.
 #
 #   tools/gpu-check.sh                 build into build/gpu-check (needs Catch2 v2, Eigen, nvcc), then run
 #   tools/gpu-check.sh --bin DIR       run binaries built elsewhere (DIR holds lsk_cuda_tests,
 #                                      lsk_cuda_conformance_tests, bench_cuda_matmul, bench_cuda_ops,
 #                                      bench_flash_attention, bench_train_step; see --stage)
-#   tools/gpu-check.sh --stage DIR     build here (no GPU needed) and copy the binaries into DIR
+#   tools/gpu-check.sh --stage DIR     build here (no GPU needed) and copy the binaries into DIR, with the
+#                                      lsk program and, in DIR/lib, the shared libraries it needs other than
+#                                      the C/C++ runtime and CUDA's (another distribution's builds of them,
+#                                      sentencepiece's for one, need not be ABI-compatible); --bin puts DIR/lib
+#                                      first on the library path
 # Environment: GPU_CHECK_BUDGET_S (default 450): optional steps are skipped once
 # this many seconds have passed; GPU_CHECK_STEPS: an extended regular expression,
 # only steps whose names match run (a rerun of what failed); GPU_CHECK_LOG
@@ -33,20 +39,29 @@ esac
 build_binaries() {
   local dir=$root/build/gpu-check
   cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLSK_ENABLE_CUDA=ON -DLSK_CPU_BLAS=OFF \
-    -DCMAKE_CUDA_ARCHITECTURES="${CUDAARCHS:-90}" -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=ON -DLSK_BUILD_EXAMPLES=OFF \
+    -DCMAKE_CUDA_ARCHITECTURES="${CUDAARCHS:-90}" -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=ON -DLSK_BUILD_EXAMPLES=ON \
     >/dev/null || return 1
   cmake --build "$dir" -j "$(nproc)" --target lsk_cuda_tests lsk_cuda_conformance_tests bench_cuda_matmul \
-    bench_cuda_ops bench_flash_attention bench_train_step || return 1
+    bench_cuda_ops bench_flash_attention bench_train_step lsk_cli || return 1
   bin=$dir/bin-gpu
-  mkdir -p "$bin"
+  mkdir -p "$bin/lib"
   cp "$dir"/backends/cuda/lsk_cuda_tests "$dir"/backends/cuda/lsk_cuda_conformance_tests "$dir"/bench/bench_cuda_matmul \
-    "$dir"/bench/bench_cuda_ops "$dir"/bench/bench_flash_attention "$dir"/bench/bench_train_step "$bin"/
+    "$dir"/bench/bench_cuda_ops "$dir"/bench/bench_flash_attention "$dir"/bench/bench_train_step \
+    "$dir"/examples/lsk/lsk "$bin"/
+  local lib
+  for lib in $(ldd "$bin"/* 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
+    case $(basename "$lib") in
+      libc.so* | libm.so* | libstdc++* | libgcc_s* | libdl.so* | libpthread* | librt.so* | libcuda* | libcublas* | \
+        libcudart* | libnccl*) ;;
+      *) cp -L "$lib" "$bin/lib/" ;;
+    esac
+  done
 }
 
 if [ "$mode" != run ]; then
   build_binaries || { echo "gpu-check: build failed" >&2; exit 1; }
   if [ "$mode" = stage ]; then
-    mkdir -p "$stage" && cp "$bin"/* "$stage"/ && echo "gpu-check: binaries in $stage" && exit 0
+    mkdir -p "$stage" && cp -r "$bin"/* "$stage"/ && echo "gpu-check: binaries in $stage" && exit 0
   fi
 fi
 
@@ -67,6 +82,7 @@ if ldd "$bin/lsk_cuda_conformance_tests" | grep -q "not found"; then
     [ -d "$lib" ] && export LD_LIBRARY_PATH=$lib:$LD_LIBRARY_PATH
   done
 fi
+[ -d "$bin/lib" ] && export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 unset NVIDIA_TF32_OVERRIDE
 
 # step NAME LIMIT_S REQUIRED(yes|no) COMMAND...: runs COMMAND with a time limit, output to the log.
@@ -116,6 +132,14 @@ step "flash attention vs SDPA flash" 150 no python3 "$root/bench/cuda/sdpa_compa
   --lsk-bench "$bin/bench_flash_attention"
 step "flash attention vs SDPA flash, head dim 64" 150 no python3 "$root/bench/cuda/sdpa_compare.py" \
   --lsk-bench "$bin/bench_flash_attention" --head-dim 64 --heads 12 --kv-heads 12 --tokens 32768
+corpus=$root/data/corpus
+if [ -x "$bin/lsk" ] && [ -f "$corpus/tokenizer-4k.model" ]; then
+  recipe_out=$(mktemp -d)
+  step "default recipe, training on the GPU" 300 no "$bin/lsk" train --plan "$root/configs/plans/default.json" \
+    --text "$corpus/train" --heldout "$corpus/heldout/mobydick.txt" --tokenizer "$corpus/tokenizer-4k.model" \
+    --attention tiled --backend cuda --matmul f32 --out "$recipe_out"
+  cp "$recipe_out/report.md" "$(dirname "$log")/recipe-report.md" 2>/dev/null
+fi
 if command -v compute-sanitizer >/dev/null; then
   step "compute-sanitizer memcheck (model f32 step)" 90 no compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$bin/lsk_cuda_tests" "cuda model: f32 forward*"  # (a comma would split the test spec)

@@ -235,8 +235,6 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
     if (ranks > 1 && !mpi.data_parallel)
       lsk::raise<lsk::config_error>("--backend cuda: several GPUs train under --launcher mpi (threads share no GPU)");
 #if defined(LSK_CLI_HAS_CUDA)
-    if (const auto why = lsk::cuda::backend::unavailable(); !why.empty())
-      lsk::raise<lsk::config_error>("--backend cuda: ", why);
     lsk::cuda::backend_options gpu_options;
     gpu_options.matmul = a.matmul == "bf16"   ? lsk::cuda::matmul_precision::bf16
                          : a.matmul == "tf32" ? lsk::cuda::matmul_precision::tf32
@@ -244,9 +242,6 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
     lsk::cuda::backend gpu(gpu_options);  // on the current device (under mpi: the NCCL rank's)
     std::printf("backend: cuda (training, %s matmuls), cpu (evaluation)\n", a.matmul.c_str());
     results = lsk::recipe::run(gpu, plan, config, make_data, rank_evaluate, rank_options);
-#else
-    lsk::raise<lsk::config_error>(
-        "--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
 #endif
   } else if (mpi.data_parallel || ranks <= 1) {
     results = lsk::recipe::run(be, plan, config, make_data, rank_evaluate, rank_options);
@@ -293,7 +288,19 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
   lsk::io::atomic_write(report_path, [&](lsk::io::atomic_file& f) { f.write("# " + plan.name + "\n" + tables); });
   std::printf("report: %s\n", report_path.string().c_str());
 }
+// --backend cuda: refused before any data is read when this lsk has no CUDA or the machine no GPU.
+void require_cuda_backend() {
+#if defined(LSK_CLI_HAS_CUDA)
+  if (const auto why = lsk::cuda::backend::unavailable(); !why.empty())
+    lsk::raise<lsk::config_error>("--backend cuda: ", why);
+#else
+  lsk::raise<lsk::config_error>(
+      "--backend cuda: this lsk was built without CUDA (configure with -DLSK_ENABLE_CUDA=ON)");
+#endif
+}
+
 void train(const train_args& a) {
+  if (a.backend == "cuda") require_cuda_backend();
   const auto run_with = [&](const lsk::train::parallelism& mpi) {
     lsk::cli::with_tokenizer(a.tokenizer, "--tokenizer", [&](auto tok) { run_train(a, std::move(tok), mpi); });
   };
