@@ -14,7 +14,8 @@
 #   tools/gpu-check.sh                 build into build/gpu-check (needs Catch2 v2, Eigen, nvcc), then run
 #   tools/gpu-check.sh --bin DIR       run binaries built elsewhere (DIR holds lsk_cuda_tests,
 #                                      lsk_cuda_conformance_tests, bench_cuda_matmul, bench_cuda_ops,
-#                                      bench_flash_attention, bench_train_step; see --stage)
+#                                      bench_flash_attention, bench_train_step, and optionally lsk and
+#                                      lib/; see --stage)
 #   tools/gpu-check.sh --stage DIR     build here (no GPU needed) and copy the binaries into DIR, with the
 #                                      lsk program and, in DIR/lib, the shared libraries it needs other than
 #                                      the C/C++ runtime and CUDA's (another distribution's builds of them,

@@ -22,6 +22,9 @@ import subprocess
 import sys
 
 
+MS_PER_UNIT = {"nsecond": 1e-6, "ns": 1e-6, "usecond": 1e-3, "us": 1e-3, "msecond": 1.0, "ms": 1.0}
+
+
 def short_name(kernel):
     """The kernel's name without its namespace, template arguments and parameters."""
     name = kernel.split("(")[0]
@@ -70,8 +73,7 @@ def main():
         if row.get("Metric Name") != "gpu__time_duration.sum":
             continue
         value = float(row["Metric Value"].replace(",", ""))
-        scale = {"nsecond": 1e-6, "ns": 1e-6, "usecond": 1e-3, "us": 1e-3, "msecond": 1.0, "ms": 1.0}
-        ms = value * scale.get(row.get("Metric Unit", "nsecond"), 1e-6)
+        ms = value * MS_PER_UNIT.get(row.get("Metric Unit", "nsecond"), 1e-6)
         name = short_name(row["Kernel Name"])
         totals[name] += ms
         counts[name] += 1
