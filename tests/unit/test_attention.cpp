@@ -2,6 +2,7 @@
 // attention against the naive one: out, lse, dq, dk, dv over random shapes
 // (lengths not divisible by the tile, GQA ratios 1/2/4/8, head dims 32..256,
 // plain causal and document-masked, k_len > q_len).
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -139,6 +140,21 @@ attention_result run_tiled(const problem& p, double scale, const att::tile_confi
           to_double(dk), to_double(dv)};
 }
 
+template <class T>
+attention_result run_naive_cpu(const problem& p, double scale) {
+  lsk::backends::cpu be;
+  const auto& s = p.s;
+  att::naive_attention naive;
+  const auto q = from_double<T>(p.q), k = from_double<T>(p.k), v = from_double<T>(p.v), dout = from_double<T>(p.dout);
+  tensor<T> saved(shape{naive.saved_size(s)}), scratch(shape{naive.scratch_size(s)});
+  auto out = lsk::testing::poisoned<T>(q.extents()), dq = lsk::testing::poisoned<T>(q.extents());
+  tensor<T> dk(k.extents(), T(0)), dv(k.extents(), T(0));
+  naive.forward(be, s, p.mask(), q.view(), k.view(), v.view(), static_cast<T>(scale), saved.view(), out.view());
+  naive.backward(be, s, p.mask(), q.view(), k.view(), v.view(), out.view(), saved.view(), dout.view(),
+                 static_cast<T>(scale), scratch.view(), dq.view(), dk.view(), dv.view());
+  return {to_double(out), {}, to_double(dq), to_double(dk), to_double(dv)};
+}
+
 void require_close(const attention_result& a, const attention_result& e, double tol) {
   using lsk::testing::scaled_max_error;
   CHECK(scaled_max_error(a.out, e.out) <= tol);
@@ -228,6 +244,34 @@ TEST_CASE("tiled attention: a document mask equals separate sequences", "[attent
     }
     CHECK(err < 1e-12);
   }
+}
+
+TEST_CASE("tiled and naive attention (f32): masked keys contribute exactly nothing", "[attention][tiled]") {
+  // A vectorised exp turns a masked (-inf) score into a subnormal weight, not 0,
+  // unless flushed; scaled by huge values in another document it would show.
+  // Document 2's values (and so its out and D) are made ~1e34: the first
+  // document's out, dq, dk and dv must stay bit-identical. The boundary (37)
+  // is inside a tile, so tiles hold scores masked by both rules.
+  lsk::rng g(11);
+  const att::attention_shape s{1, 87, 87, 4, 2, 32};
+  auto p = random_problem(g, s, 0);
+  p.docs = tensor<std::int32_t>(shape{87});
+  for (index_t j = 0; j < 87; ++j) p.docs(j) = j < 37 ? 0 : 1;
+  auto loud = p;
+  for (index_t j = 37; j < 87; ++j)
+    for (index_t e = 0; e < 2 * 32; ++e) loud.v.values()[static_cast<std::size_t>(j * 64 + e)] *= 1e34;
+  const auto first_document_same = [](const tensor<double>& a, const tensor<double>& b) {
+    const std::size_t n = a.values().size() * 37 / 87;
+    return std::equal(a.values().begin(), a.values().begin() + static_cast<std::ptrdiff_t>(n), b.values().begin());
+  };
+  const auto check = [&](const attention_result& quiet, const attention_result& noisy) {
+    CHECK(first_document_same(quiet.out, noisy.out));
+    CHECK(first_document_same(quiet.dq, noisy.dq));
+    CHECK(first_document_same(quiet.dk, noisy.dk));
+    CHECK(first_document_same(quiet.dv, noisy.dv));
+  };
+  SECTION("tiled") { check(run_tiled<float>(p, 0.17, {16, 8, true}), run_tiled<float>(loud, 0.17, {16, 8, true})); }
+  SECTION("naive, cpu backend") { check(run_naive_cpu<float>(p, 0.17), run_naive_cpu<float>(loud, 0.17)); }
 }
 
 TEST_CASE("tiled attention: results are bit-identical from run to run and for any thread count", "[attention][tiled]") {

@@ -20,6 +20,7 @@
 #include "lsk/backends/cpu/gemm.hpp"
 #include "lsk/backends/cpu/parallel.hpp"
 #include "lsk/concepts/backend.hpp"
+#include "lsk/core/subnormal.hpp"
 
 namespace lsk::backends {
 
@@ -393,6 +394,7 @@ class cpu {
     auto yr = vec(y, visible);
     const T mx = (scale * xr).maxCoeff();
     yr = (scale * xr - mx).exp();
+    flush_subnormal_exp(y, visible);  // masked (-inf) scores -> exactly 0
     yr /= yr.sum();
     std::fill(y + visible, y + n, T(0));
   }
