@@ -9,7 +9,7 @@
 # evaluating needle grid, SynL accuracy and perplexity after each stage.
 # Ends with the needle grid before (base model) and after the recipe, and the
 # paths of the heatmaps and the report.
-#   tools/main.sh [PRESET] [extra lsk train options]     (PRESET default: "default", about 13 minutes on 2 cores)
+#   tools/main.sh [PRESET] [extra lsk train options]     (PRESET default: "default", about 10 minutes on 2 cores)
 # Re-running resumes where a killed run stopped; --fresh starts over.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
