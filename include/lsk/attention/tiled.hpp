@@ -36,6 +36,10 @@
 // Agreement with the naive attention: ~1e-6 relative in f32 (tests/unit/test_attention.cpp).
 // Threads: OpenMP over work items (monotonic dynamic schedule: causal items differ in
 // cost); the GEMMs inside run single-threaded.
+// Speed: Eigen vectorises the tile products for the compiler's target, so build
+// for the cpu (-march=native; LSK_NATIVE for lsk's programs): at the x86-64
+// baseline they are SSE2, and at head dim 32 this kernel is then 2-4x slower than
+// the naive attention, whose products OpenBLAS runs with AVX-512 (docs/PERFORMANCE.md).
 // Benchmark: build with -DLSK_NATIVE=ON and run bench/cpu/bench_attention
 // (bench/cpu/run_attention.sh prints the docs/PERFORMANCE.md table).
 #pragma once
