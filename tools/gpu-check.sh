@@ -144,6 +144,8 @@ fi
 if command -v compute-sanitizer >/dev/null; then
   step "compute-sanitizer memcheck (model f32 step)" 90 no compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$bin/lsk_cuda_tests" "cuda model: f32 forward*"  # (a comma would split the test spec)
+  step "compute-sanitizer memcheck (bf16 gemm packing)" 60 no compute-sanitizer --tool memcheck --error-exitcode 1 \
+    "$bin/lsk_cuda_conformance_tests" "cuda gemm*"
   step "compute-sanitizer memcheck (flash, unequal lengths)" 90 no compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$bin/lsk_cuda_tests" "Flash attention with more keys than queries*"
   step "compute-sanitizer racecheck (flash docs)" 90 no compute-sanitizer --tool racecheck --error-exitcode 1 \

@@ -13,8 +13,8 @@
 // attention 6 x layers x seq x hidden x tokens (forward 2 seq d per token and
 // layer, backward twice that). The peak is lsk::matmul's own rate in the same
 // precision on an 8192^3 product (random operands), so MFU is against what the
-// card gives this library's matmul path: for --matmul bf16 on f32 operands an
-// H100 ran TF32 kernels (about 415 TFLOP/s, not the 780 of bf16 operands);
+// card gives this library's matmul path, packing included: for --matmul bf16
+// an H100 gave about 665 TFLOP/s (torch.matmul on bf16 tensors: about 800);
 // bench/cuda/torch_train_step.py also prints MFU against torch's bf16 rate.
 // Time per step: median over --steps after --warmup steps, each ending with a
 // device synchronisation (the loss is read).

@@ -369,7 +369,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--matmul", args->matmul,
                   "--backend cuda: f32 matmuls, or tf32 / bf16 tensor cores (f32 accumulation and weights; "
-                  "bf16 lets cuBLAS choose bf16 or TF32 kernels)")
+                  "bf16 rounds the operands to bf16 copies first)")
       ->check(CLI::IsMember({"f32", "tf32", "bf16"}));
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
   cmd->add_option("--init", args->init, "start the first stage from this Hugging Face model directory")

@@ -6,6 +6,7 @@
 #include "lsk/ops/cross_entropy.hpp"
 #include "lsk/ops/elementwise.hpp"
 #include "lsk/ops/embedding.hpp"
+#include "lsk/ops/gemm_operand_reuse.hpp"
 #include "lsk/ops/linear.hpp"
 #include "lsk/ops/matmul.hpp"
 #include "lsk/ops/reduction.hpp"

@@ -50,7 +50,7 @@ template <class T>
 __global__ void adamw_update_kernel(T* __restrict__ param, const T* __restrict__ grad, T* __restrict__ m,
                                     T* __restrict__ v, adamw_coefficients<T> c, index_t n) {
   for (index_t i = global_index(); i < n; i += global_stride()) {
-    const T g = grad[i];
+    const T g = grad[i] * c.grad_scale;
     const T mi = c.beta1 * m[i] + (T(1) - c.beta1) * g;
     const T vi = c.beta2 * v[i] + (T(1) - c.beta2) * g * g;
     m[i] = mi;

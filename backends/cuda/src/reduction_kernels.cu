@@ -7,8 +7,13 @@
 // partials. The grid depends only on n, so the order of additions, and the
 // result, is the same on every run. The double result is copied to the host
 // on the stream, which the launcher then waits for. max_abs ignores NaNs (as
-// std::max and fmax do).
+// std::max and fmax do). sum_squares_total: each tensor's partials (its own
+// grid, as above) go to consecutive slots of one buffer, one block reduces all
+// of them in slot order, and the launcher waits once.
 // sum_rows: the deterministic column sum of column_sum.cuh, overwriting y.
+#include <algorithm>
+#include <vector>
+
 #include "column_sum.cuh"
 #include "common.cuh"
 #include "lsk/backends/cuda/kernels.hpp"
@@ -83,6 +88,35 @@ double reduce(const T* x, index_t n, cudaStream_t stream) {
 }
 
 template <class T>
+double reduce_total_sum_squares(const T* const* xs, const index_t* ns, std::size_t count, cudaStream_t stream) {
+  std::vector<index_t> blocks(count, 0);
+  index_t slots = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (ns[i] <= 0) continue;
+    blocks[i] = std::min(static_cast<index_t>(device::blocks_for(ns[i])), max_partials);
+    slots += blocks[i];
+  }
+  if (slots == 0) return 0.0;
+  device::scratch partial(static_cast<std::size_t>(slots + 1) * sizeof(double), stream);
+  double* partials = partial.as<double>();
+  double* result = partials + slots;
+  index_t offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (blocks[i] == 0) continue;
+    reduce_partials_kernel<T, reduce_kind::sum_squares>
+        <<<static_cast<unsigned int>(blocks[i]), block_threads, 0, stream>>>(xs[i], ns[i], partials + offset);
+    LSK_CUDA_CHECK_LAUNCH("reduce_partials_kernel");
+    offset += blocks[i];
+  }
+  reduce_finish_kernel<reduce_kind::sum_squares><<<1, block_threads, 0, stream>>>(partials, slots, result);
+  LSK_CUDA_CHECK_LAUNCH("reduce_finish_kernel");
+  double host = 0.0;
+  LSK_CUDA_CHECK(cudaMemcpyAsync(&host, result, sizeof(double), cudaMemcpyDeviceToHost, stream));
+  LSK_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return host;
+}
+
+template <class T>
 struct element_value {
   const T* x;
   index_t n;
@@ -102,6 +136,11 @@ double sum_squares(const T* x, index_t n, cudaStream_t stream) {
 }
 
 template <class T>
+double sum_squares_total(const T* const* xs, const index_t* ns, std::size_t count, cudaStream_t stream) {
+  return reduce_total_sum_squares<T>(xs, ns, count, stream);
+}
+
+template <class T>
 double max_abs(const T* x, index_t n, cudaStream_t stream) {
   return reduce<T, reduce_kind::max_abs>(x, n, stream);
 }
@@ -111,10 +150,11 @@ void sum_rows(const T* x, T* y, index_t rows, index_t n, cudaStream_t stream) {
   device::column_sum(element_value<T>{x, n}, rows, n, y, false, stream);
 }
 
-#define LSK_INSTANTIATE(T)                                         \
-  template double sum<T>(const T*, index_t, cudaStream_t);         \
-  template double sum_squares<T>(const T*, index_t, cudaStream_t); \
-  template double max_abs<T>(const T*, index_t, cudaStream_t);     \
+#define LSK_INSTANTIATE(T)                                                                          \
+  template double sum<T>(const T*, index_t, cudaStream_t);                                          \
+  template double sum_squares<T>(const T*, index_t, cudaStream_t);                                  \
+  template double sum_squares_total<T>(const T* const*, const index_t*, std::size_t, cudaStream_t); \
+  template double max_abs<T>(const T*, index_t, cudaStream_t);                                      \
   template void sum_rows<T>(const T*, T*, index_t, index_t, cudaStream_t);
 LSK_INSTANTIATE(float)
 LSK_INSTANTIATE(double)

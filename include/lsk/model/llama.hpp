@@ -239,8 +239,11 @@ class llama {
       // x_out = x_mid + act Wd^T; s.dx holds d x_out, becomes d x_mid.
       linear_backward<B, T>(be, a.act, w.down_proj, s.dx, s.dact.view(), g.down_proj.view());
       swiglu_backward<B, T>(be, a.gate, a.up, s.dact, s.dgate.view(), s.dup.view());
-      linear_backward<B, T>(be, a.h2, w.gate_proj, s.dgate, s.dh.view(), g.gate_proj.view());
-      linear_backward<B, T>(be, a.h2, w.up_proj, s.dup, s.dh.view(), g.up_proj.view(), T(1));
+      {
+        const gemm_operand_reuse<B> reuse(be);  // h2 is read by both weight gradients
+        linear_backward<B, T>(be, a.h2, w.gate_proj, s.dgate, s.dh.view(), g.gate_proj.view());
+        linear_backward<B, T>(be, a.h2, w.up_proj, s.dup, s.dh.view(), g.up_proj.view(), T(1));
+      }
       rmsnorm_backward<B, T>(be, s.dh, a.x_mid, w.post_attention_layernorm, a.rstd2, s.dnorm.view(),
                              g.post_attention_layernorm.view());
       add<B, T>(be, s.dx, s.dnorm, s.dx.view());
@@ -252,9 +255,12 @@ class llama {
       });
       rope_backward<B, T>(be, s.dq, batch.positions.view(), rotary.cos, rotary.sin, config.layout, s.dq.view());
       rope_backward<B, T>(be, s.dk, batch.positions.view(), rotary.cos, rotary.sin, config.layout, s.dk.view());
-      linear_backward<B, T>(be, a.h1, w.q_proj, flat(s.dq), s.dh.view(), g.q_proj.view());
-      linear_backward<B, T>(be, a.h1, w.k_proj, flat(s.dk), s.dh.view(), g.k_proj.view(), T(1));
-      linear_backward<B, T>(be, a.h1, w.v_proj, flat(s.dv), s.dh.view(), g.v_proj.view(), T(1));
+      {
+        const gemm_operand_reuse<B> reuse(be);  // h1 is read by the three weight gradients
+        linear_backward<B, T>(be, a.h1, w.q_proj, flat(s.dq), s.dh.view(), g.q_proj.view());
+        linear_backward<B, T>(be, a.h1, w.k_proj, flat(s.dk), s.dh.view(), g.k_proj.view(), T(1));
+        linear_backward<B, T>(be, a.h1, w.v_proj, flat(s.dv), s.dh.view(), g.v_proj.view(), T(1));
+      }
       rmsnorm_backward<B, T>(be, s.dh, act_.x[li], w.input_layernorm, a.rstd1, s.dnorm.view(),
                              g.input_layernorm.view());
       add<B, T>(be, s.dx, s.dnorm, s.dx.view());
@@ -277,9 +283,12 @@ class llama {
                      index_t k_offset) {
     const auto& w = weights.layers[i];
     rmsnorm_forward<B, T>(be, x, w.input_layernorm, eps(), a.h1.view(), a.rstd1.view());
-    linear_forward<B, T>(be, a.h1, w.q_proj, flat(a.q));
-    linear_forward<B, T>(be, a.h1, w.k_proj, flat(a.k));
-    linear_forward<B, T>(be, a.h1, w.v_proj, flat(a.v));
+    {
+      const gemm_operand_reuse<B> reuse(be);  // one input, three products
+      linear_forward<B, T>(be, a.h1, w.q_proj, flat(a.q));
+      linear_forward<B, T>(be, a.h1, w.k_proj, flat(a.k));
+      linear_forward<B, T>(be, a.h1, w.v_proj, flat(a.v));
+    }
     rope_forward<B, T>(be, a.q, positions, rotary.cos, rotary.sin, config.layout, a.q.view());
     rope_forward<B, T>(be, a.k, positions, rotary.cos, rotary.sin, config.layout, a.k.view());
     const bool cached = k_all.data() != a.k.data();
@@ -297,8 +306,11 @@ class llama {
     linear_forward<B, T>(be, flat(a.attn), w.o_proj, a.x_mid.view());
     add<B, T>(be, a.x_mid, x, a.x_mid.view());
     rmsnorm_forward<B, T>(be, a.x_mid, w.post_attention_layernorm, eps(), a.h2.view(), a.rstd2.view());
-    linear_forward<B, T>(be, a.h2, w.gate_proj, a.gate.view());
-    linear_forward<B, T>(be, a.h2, w.up_proj, a.up.view());
+    {
+      const gemm_operand_reuse<B> reuse(be);
+      linear_forward<B, T>(be, a.h2, w.gate_proj, a.gate.view());
+      linear_forward<B, T>(be, a.h2, w.up_proj, a.up.view());
+    }
     swiglu_forward<B, T>(be, a.gate, a.up, a.act.view());
     linear_forward<B, T>(be, a.act, w.down_proj, x_out);
     add<B, T>(be, x_out, a.x_mid, x_out);

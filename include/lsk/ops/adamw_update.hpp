@@ -1,6 +1,7 @@
 // lsk/ops/adamw_update.hpp: one fused AdamW update of a parameter tensor, in place.
 //
-// With c = adamw_coefficients (lsk/ops/adamw_coefficients.hpp), element-wise:
+// With c = adamw_coefficients (lsk/ops/adamw_coefficients.hpp), element-wise,
+// g = grad * grad_scale (one rounding in T, as a separate scale op would give):
 //   m <- beta1 * m + (1 - beta1) * g
 //   v <- beta2 * v + (1 - beta2) * g^2
 //   p <- p * decay_factor - step_size * m / (sqrt(v) * inv_sqrt_c2 + eps)

@@ -2,10 +2,16 @@
 //
 // sum(x) = sum_i x_i;  sum_squares(x) = sum_i x_i^2;  max_abs(x) = max_i |x_i|
 // (returned as host doubles; backends accumulate in at least double precision
-// or compensated float). sum_rows(x (rows, n)) -> y (n): y_j = sum_r x[r, j].
+// or compensated float). sum_squares_total(xs) = sum over the tensors of
+// sum_squares(x): a backend with a member of that name (the CUDA backend)
+// returns it after one wait for the device instead of one per tensor; others
+// add the per-tensor doubles in order.
+// sum_rows(x (rows, n)) -> y (n): y_j = sum_r x[r, j].
 // Gradients: sum -> dx = dy; sum_squares -> dx = 2 x dy;
 // sum_rows -> dx[r, :] = dy[:] (broadcast_rows).
 #pragma once
+
+#include <vector>
 
 #include "lsk/ops/check.hpp"
 
@@ -25,6 +31,26 @@ double sum_squares(B& be, tensor_view<U> x) {
   detail::require_support(be, op_kind::sum_squares, dtype_of<T>);
   detail::require_contiguous("sum_squares", "x", x);
   return be.sum_squares(const_view<T>(x));
+}
+
+template <Backend B, real_scalar T>
+double sum_squares_total(B& be, const std::vector<tensor_view<T>>& xs) {
+  detail::require_support(be, op_kind::sum_squares, dtype_of<T>);
+  std::vector<const_view<T>> views;
+  views.reserve(xs.size());
+  for (const auto& x : xs) {
+    detail::require_contiguous("sum_squares_total", "x", x);
+    views.emplace_back(x);
+  }
+  if constexpr (requires {
+                  { be.sum_squares_total(views) } -> std::same_as<double>;
+                }) {
+    return be.sum_squares_total(views);
+  } else {
+    double total = 0;
+    for (const auto& x : views) total += be.sum_squares(x);
+    return total;
+  }
 }
 
 template <Backend B, class U>

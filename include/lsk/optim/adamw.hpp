@@ -73,9 +73,10 @@ class adamw {
   }
 
   // One update with learning rate lr (defaults to the configured one), on
-  // backend be, whose memory must hold the parameters.
+  // backend be, whose memory must hold the parameters; the gradients are read
+  // multiplied by grad_scale (a clipping factor: lsk/optim/grad_clip.hpp).
   template <Backend B>
-  void step(B& be, double lr = -1.0) {
+  void step(B& be, double lr = -1.0, double grad_scale = 1.0) {
     if (lr < 0) lr = options_.lr;
     ++t_;
     const double c1 = 1.0 - std::pow(options_.beta1, static_cast<double>(t_));
@@ -86,6 +87,7 @@ class adamw {
     c.step_size = static_cast<T>(lr / c1);
     c.inv_sqrt_c2 = static_cast<T>(1.0 / std::sqrt(c2));
     c.eps = static_cast<T>(options_.eps);
+    c.grad_scale = static_cast<T>(grad_scale);
     for (auto& g : groups_) {
       c.decay_factor = static_cast<T>(g.decay ? 1.0 - lr * options_.weight_decay : 1.0);
       adamw_update<B, T>(be, g.param, g.grad, g.m.view(), g.v.view(), c);

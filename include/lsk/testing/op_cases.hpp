@@ -372,7 +372,8 @@ struct fill_case : case_defaults, elementwise_extent {
 };
 
 // Inputs: param, grad, m, v (v >= 0); outputs: the updated param, m, v. Early
-// steps (large bias corrections), with and without weight decay.
+// steps (large bias corrections), with and without weight decay, with and
+// without a gradient scale.
 template <class T>
 struct adamw_update_case : case_defaults, elementwise_extent {
   static constexpr const char* name = "adamw_update";
@@ -387,6 +388,7 @@ struct adamw_update_case : case_defaults, elementwise_extent {
     c.inv_sqrt_c2 = static_cast<T>(1 / std::sqrt(1 - std::pow(beta2, t)));
     c.eps = static_cast<T>(1e-8);
     c.decay_factor = static_cast<T>(trial % 2 == 0 ? 1 - lr * 0.1 : 1.0);
+    c.grad_scale = static_cast<T>(trial % 3 == 1 ? 0.25 + 0.5 * g.uniform01_d() : 1.0);  // a clipping factor
   }
   tensors<T> inputs(rng& g) const {
     tensors<T> in{random_tensor<T>(g, extents), random_tensor<T>(g, extents), random_tensor<T>(g, extents),

@@ -153,9 +153,11 @@ class trainer {
     }
     if (ranks() > 1) loss = sum_over_ranks(loss);
     step_record r;
-    r.grad_norm = optim::clip_grad_norm<B, float>(be, grads_, options_.max_grad_norm);
+    // Clipping is applied by the optimizer as it reads the gradients.
+    const optim::grad_norm_clip clip = optim::measure_grad_norm<B, float>(be, grads_, options_.max_grad_norm);
+    r.grad_norm = clip.norm;
     r.lr = options_.learning_rate ? options_.learning_rate(step_) : options_.adamw.lr;
-    optimizer_.step(be, r.lr);
+    optimizer_.step(be, r.lr, clip.factor);
     ++step_;
     r.step = step_;
     r.loss = loss;

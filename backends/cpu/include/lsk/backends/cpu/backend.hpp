@@ -255,8 +255,9 @@ class cpu {
     T* vv = v.data();
     for_chunks(param.numel(), [&](index_t i0, index_t len) {
       for (index_t i = i0; i < i0 + len; ++i) {
-        mm[i] = c.beta1 * mm[i] + (T(1) - c.beta1) * g[i];
-        vv[i] = c.beta2 * vv[i] + (T(1) - c.beta2) * g[i] * g[i];
+        const T gi = g[i] * c.grad_scale;
+        mm[i] = c.beta1 * mm[i] + (T(1) - c.beta1) * gi;
+        vv[i] = c.beta2 * vv[i] + (T(1) - c.beta2) * gi * gi;
         p[i] = p[i] * c.decay_factor - c.step_size * mm[i] / (std::sqrt(vv[i]) * c.inv_sqrt_c2 + c.eps);
       }
     });

@@ -5,13 +5,14 @@
 // stream (a blocking one: ordered with the legacy default stream, which
 // device_buffer's plain copies use) and one cuBLAS handle on it: every op is
 // enqueued on that stream in call order and returns without waiting, except
-// the ones that return a host double (sum, sum_squares, max_abs,
-// cross_entropy_forward), which wait for their result. Views passed to the ops
+// the ones that return a host double (sum, sum_squares, sum_squares_total,
+// max_abs, cross_entropy_forward), which wait for their result. Views passed to the ops
 // hold device pointers.
 //
 // Algorithms and numerics (tolerances: lsk/testing/op_cases.hpp):
 //  - gemm: cuBLAS (lsk/backends/cuda/gemm.hpp); f32 in true FP32 by default,
-//    TF32 or bf16 tensor cores (f32 accumulation) with backend_options::matmul.
+//    TF32 tensor cores, or bf16 ones on bf16-rounded copies of the operands
+//    (f32 accumulation, f32 output), with backend_options::matmul.
 //  - element-wise ops: one thread per element in the input precision; add,
 //    mul, scale and axpy (one fused multiply-add) round once, as the
 //    reference does.
@@ -43,6 +44,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "lsk/backends/cuda/device.hpp"
 #include "lsk/backends/cuda/error.hpp"
@@ -57,7 +59,7 @@ namespace lsk::cuda {
 struct backend_options {
   int device = -1;  // the CUDA device to select; -1 keeps the current one
   // f32 gemm: true FP32, or TF32 / bf16 tensor cores (faster; ~1e-3 / ~4e-3 relative error;
-  // bf16 permits bf16 kernels and cuBLAS may choose TF32 ones: see gemm.hpp).
+  // bf16 rounds the operands to bf16 copies first: see gemm.hpp).
   matmul_precision matmul = matmul_precision::f32;
 };
 
@@ -162,6 +164,10 @@ class backend {
       blas_.run(g);
     }
   }
+
+  // lsk::gemm_operand_reuse's hooks: bf16 products reuse their operands' bf16 copies in a scope.
+  void begin_operand_reuse() noexcept { blas_.begin_reuse(); }
+  void end_operand_reuse() noexcept { blas_.end_reuse(); }
 
   template <real_scalar T>
   void embedding_forward(const_view<std::int32_t> ids, const_view<T> table, tensor_view<T> out) {
@@ -274,6 +280,17 @@ class backend {
   template <real_scalar T>
   double sum_squares(const_view<T> x) {
     return kernels::sum_squares(x.data(), x.numel(), s());
+  }
+
+  template <real_scalar T>
+  double sum_squares_total(const std::vector<const_view<T>>& xs) {
+    std::vector<const T*> data;
+    std::vector<index_t> sizes;
+    for (const auto& x : xs) {
+      data.push_back(x.data());
+      sizes.push_back(x.numel());
+    }
+    return kernels::sum_squares_total(data.data(), sizes.data(), data.size(), s());
   }
 
   template <real_scalar T>

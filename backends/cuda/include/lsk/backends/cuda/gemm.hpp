@@ -11,18 +11,26 @@
 // Batches go to cublas{S,D}gemmStridedBatched (stride 0 broadcasts A or B).
 // f32 runs in the asked matmul_precision: f32 (true FP32, CUBLAS_DEFAULT_MATH),
 // tf32 (CUBLAS_TF32_TENSOR_OP_MATH: 10-bit mantissa inputs, f32 accumulation)
-// or bf16 (cublasGemmEx with CUBLAS_COMPUTE_32F_FAST_16BF: the f32 operands
-// are rounded to bf16, 8-bit mantissas, on bf16 tensor cores with f32
-// accumulation and f32 output: mixed precision with the operands kept in f32,
-// as autocast does). FAST_16BF permits bf16 tensor cores, it does not demand
-// them: cuBLAS may pick TF32 kernels (on an H100, a 512^3 product had exactly
-// the TF32 error, and an 8192^3 product ran at 452 TFLOP/s against 414 for tf32
-// and 782 for bf16 operands). f64 is always exact IEEE double. k == 0 gives C = beta C (C = 0 when beta == 0).
+// or bf16: the operands are rounded to bf16 (8-bit mantissas, nearest even)
+// into compact copies in a scratch buffer the handle keeps, and cublasGemmEx
+// multiplies those on bf16 tensor cores with f32 accumulation and f32 output:
+// mixed precision with the operands kept in f32, as autocast does. (cuBLAS's
+// CUBLAS_COMPUTE_32F_FAST_16BF on f32 operands, the obvious alternative,
+// permits bf16 kernels without demanding them: on an H100 it ran TF32 ones.)
+// The result is that of an f32-accumulated product of the bf16-rounded
+// operands. Between begin_reuse() and end_reuse() (lsk::gemm_operand_reuse)
+// the bf16 copies are kept, and a product that reads an operand already copied
+// in the scope (same address, extents, pitch and batch stride) uses the copy;
+// a product whose C overlaps a kept operand's elements drops that copy.
+// f64 is always exact IEEE double. k == 0 gives C = beta C (C = 0 when beta == 0).
 #pragma once
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lsk/core/error.hpp"
 #include "lsk/ops/gemm_problem.hpp"
@@ -45,6 +53,37 @@ namespace cuda {
 
 enum class matmul_precision { f32, tf32, bf16 };
 
+// Device memory for the bf16 copies of products' operands; grows to the
+// largest need seen (plus a quarter) and is kept until the handle goes.
+class bf16_scratch {
+ public:
+  bf16_scratch() = default;
+  ~bf16_scratch();
+  bf16_scratch(const bf16_scratch&) = delete;
+  bf16_scratch& operator=(const bf16_scratch&) = delete;
+  // At least `elements` bf16 values (raw bit patterns); the first `keep`
+  // elements keep their contents (copied on `stream` when the buffer grows).
+  std::uint16_t* reserve(std::size_t elements, std::size_t keep, cudaStream_t stream);
+  std::uint16_t* data() const noexcept { return data_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  std::uint16_t* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+// An f32 operand as stored: `batches` row-major (rows, cols) matrices with row
+// pitch ld, matrix b at data + b * stride; and where its bf16 copy lies.
+struct packed_operand {
+  const float* data = nullptr;
+  index_t batches = 0, rows = 0, cols = 0, ld = 0, stride = 0;
+  std::size_t offset = 0;  // elements into the scratch buffer
+  bool same_source(const packed_operand& o) const noexcept {
+    return data == o.data && batches == o.batches && rows == o.rows && cols == o.cols && ld == o.ld &&
+           stride == o.stride;
+  }
+};
+
 class blas_handle {
  public:
   explicit blas_handle(cudaStream_t stream);
@@ -59,9 +98,21 @@ class blas_handle {
   void run(const gemm_problem<float>& g, matmul_precision precision);
   void run(const gemm_problem<double>& g);
 
+  // A scope of operand reuse (see the top of this file); scopes nest.
+  void begin_reuse() noexcept { ++reuse_depth_; }
+  void end_reuse() noexcept;
+
  private:
+  void run_bf16(const gemm_problem<float>& g);
+  // The bf16 copy of `op`: a kept one, or a new one packed after the scope's others.
+  const std::uint16_t* packed(packed_operand op);
+
   cublasContext* handle_ = nullptr;
   cudaStream_t stream_ = nullptr;
+  bf16_scratch scratch_;
+  int reuse_depth_ = 0;
+  std::vector<packed_operand> kept_;  // inside a reuse scope: the copies made so far
+  std::size_t scratch_used_ = 0;      // elements of scratch_ holding copies of this product or scope
 };
 
 }  // namespace cuda

@@ -17,6 +17,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "lsk/core/shape.hpp"
@@ -93,6 +94,9 @@ template <class T>
 double sum(const T* x, index_t n, cudaStream_t stream);
 template <class T>
 double sum_squares(const T* x, index_t n, cudaStream_t stream);
+// The sum of sum_squares over `count` tensors (xs[i] with ns[i] elements), with one wait.
+template <class T>
+double sum_squares_total(const T* const* xs, const index_t* ns, std::size_t count, cudaStream_t stream);
 template <class T>
 double max_abs(const T* x, index_t n, cudaStream_t stream);
 // y (n) = sum over rows of x (rows, n), overwriting y.

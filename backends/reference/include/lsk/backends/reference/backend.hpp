@@ -225,7 +225,7 @@ class reference {
   void adamw_update(tensor_view<T> param, const_view<T> grad, tensor_view<T> m, tensor_view<T> v,
                     const adamw_coefficients<T>& c) {
     for (index_t i = 0; i < param.numel(); ++i) {
-      const double g = double(grad.data()[i]);
+      const double g = double(static_cast<T>(double(grad.data()[i]) * double(c.grad_scale)));
       const double mi = double(c.beta1) * double(m.data()[i]) + (1.0 - double(c.beta1)) * g;
       const double vi = double(c.beta2) * double(v.data()[i]) + (1.0 - double(c.beta2)) * g * g;
       m.data()[i] = static_cast<T>(mi);
