@@ -220,10 +220,10 @@ void blas_handle::end_reuse() noexcept {
   }
 }
 
-const std::uint16_t* blas_handle::packed(packed_operand op) {
+std::size_t blas_handle::packed(packed_operand op) {
   if (reuse_depth_ > 0) {
     for (const auto& k : kept_) {
-      if (k.same_source(op)) return scratch_.data() + k.offset;
+      if (k.same_source(op)) return k.offset;
     }
   }
   op.offset = (scratch_used_ + 7) / 8 * 8;  // 16-byte aligned copies
@@ -232,7 +232,7 @@ const std::uint16_t* blas_handle::packed(packed_operand op) {
   pack_bf16(op, base + op.offset, stream_);
   scratch_used_ = end;
   if (reuse_depth_ > 0) kept_.push_back(op);
-  return base + op.offset;
+  return op.offset;
 }
 
 void blas_handle::run_bf16(const gemm_problem<float>& g) {
@@ -240,12 +240,11 @@ void blas_handle::run_bf16(const gemm_problem<float>& g) {
   const index_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
   const index_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
   const index_t a_batches = g.stride_a == 0 ? 1 : g.batch, b_batches = g.stride_b == 0 ? 1 : g.batch;
-  const std::size_t first_free = scratch_used_;
-  // The first copy's offset is kept before the second is made: a growing scratch buffer moves both.
-  const std::uint16_t* a16 = packed({g.a, a_batches, a_rows, a_cols, g.lda, g.stride_a});
-  const std::size_t a_offset = static_cast<std::size_t>(a16 - scratch_.data());
-  const std::uint16_t* b16 = packed({g.b, b_batches, b_rows, b_cols, g.ldb, g.stride_b});
-  a16 = scratch_.data() + a_offset;
+  // Offsets, not pointers: packing B may grow (move) the buffer that holds A's copy.
+  const std::size_t a_offset = packed({g.a, a_batches, a_rows, a_cols, g.lda, g.stride_a});
+  const std::size_t b_offset = packed({g.b, b_batches, b_rows, b_cols, g.ldb, g.stride_b});
+  const std::uint16_t* a16 = scratch_.data() + a_offset;
+  const std::uint16_t* b16 = scratch_.data() + b_offset;
 
   const int m = to_int(g.n, "n"), n = to_int(g.m, "m"), k = to_int(g.k, "k");
   const int lda = to_int(a_cols, "lda"), ldb = to_int(b_cols, "ldb");
@@ -263,7 +262,7 @@ void blas_handle::run_bf16(const gemm_problem<float>& g) {
                                                 to_int(g.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   if (reuse_depth_ == 0) {
-    scratch_used_ = first_free;  // nothing is kept outside a scope
+    scratch_used_ = 0;  // nothing is kept outside a scope
     return;
   }
   // C's elements are new: a kept copy of anything they overlap is stale now.

@@ -69,17 +69,10 @@ __global__ void reduce_finish_kernel(const double* __restrict__ partial, index_t
   if (threadIdx.x == 0) *out = acc;
 }
 
-template <class T, reduce_kind K>
-double reduce(const T* x, index_t n, cudaStream_t stream) {
-  if (n <= 0) return 0.0;
-  index_t blocks = static_cast<index_t>(device::blocks_for(n));
-  if (blocks > max_partials) blocks = max_partials;
-  device::scratch partial(static_cast<std::size_t>(blocks + 1) * sizeof(double), stream);
-  double* partials = partial.as<double>();
-  double* result = partials + blocks;
-  reduce_partials_kernel<T, K><<<static_cast<unsigned int>(blocks), block_threads, 0, stream>>>(x, n, partials);
-  LSK_CUDA_CHECK_LAUNCH("reduce_partials_kernel");
-  reduce_finish_kernel<K><<<1, block_threads, 0, stream>>>(partials, blocks, result);
+// Reduces `count` partials into *result on the device and waits for it on the host.
+template <reduce_kind K>
+double finish_on_host(const double* partials, index_t count, double* result, cudaStream_t stream) {
+  reduce_finish_kernel<K><<<1, block_threads, 0, stream>>>(partials, count, result);
   LSK_CUDA_CHECK_LAUNCH("reduce_finish_kernel");
   double host = 0.0;
   LSK_CUDA_CHECK(cudaMemcpyAsync(&host, result, sizeof(double), cudaMemcpyDeviceToHost, stream));
@@ -87,33 +80,19 @@ double reduce(const T* x, index_t n, cudaStream_t stream) {
   return host;
 }
 
-template <class T>
-double reduce_total_sum_squares(const T* const* xs, const index_t* ns, std::size_t count, cudaStream_t stream) {
-  std::vector<index_t> blocks(count, 0);
-  index_t slots = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (ns[i] <= 0) continue;
-    blocks[i] = std::min(static_cast<index_t>(device::blocks_for(ns[i])), max_partials);
-    slots += blocks[i];
-  }
-  if (slots == 0) return 0.0;
-  device::scratch partial(static_cast<std::size_t>(slots + 1) * sizeof(double), stream);
+// The blocks (and partials) of one tensor's reduction: a function of n only.
+index_t partial_blocks(index_t n) { return std::min(static_cast<index_t>(device::blocks_for(n)), max_partials); }
+
+template <class T, reduce_kind K>
+double reduce(const T* x, index_t n, cudaStream_t stream) {
+  if (n <= 0) return 0.0;
+  const index_t blocks = partial_blocks(n);
+  device::scratch partial(static_cast<std::size_t>(blocks + 1) * sizeof(double), stream);
   double* partials = partial.as<double>();
-  double* result = partials + slots;
-  index_t offset = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (blocks[i] == 0) continue;
-    reduce_partials_kernel<T, reduce_kind::sum_squares>
-        <<<static_cast<unsigned int>(blocks[i]), block_threads, 0, stream>>>(xs[i], ns[i], partials + offset);
-    LSK_CUDA_CHECK_LAUNCH("reduce_partials_kernel");
-    offset += blocks[i];
-  }
-  reduce_finish_kernel<reduce_kind::sum_squares><<<1, block_threads, 0, stream>>>(partials, slots, result);
-  LSK_CUDA_CHECK_LAUNCH("reduce_finish_kernel");
-  double host = 0.0;
-  LSK_CUDA_CHECK(cudaMemcpyAsync(&host, result, sizeof(double), cudaMemcpyDeviceToHost, stream));
-  LSK_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return host;
+  double* result = partials + blocks;
+  reduce_partials_kernel<T, K><<<static_cast<unsigned int>(blocks), block_threads, 0, stream>>>(x, n, partials);
+  LSK_CUDA_CHECK_LAUNCH("reduce_partials_kernel");
+  return finish_on_host<K>(partials, blocks, result, stream);
 }
 
 template <class T>
@@ -137,7 +116,26 @@ double sum_squares(const T* x, index_t n, cudaStream_t stream) {
 
 template <class T>
 double sum_squares_total(const T* const* xs, const index_t* ns, std::size_t count, cudaStream_t stream) {
-  return reduce_total_sum_squares<T>(xs, ns, count, stream);
+  std::vector<index_t> blocks(count, 0);
+  index_t slots = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (ns[i] <= 0) continue;
+    blocks[i] = partial_blocks(ns[i]);
+    slots += blocks[i];
+  }
+  if (slots == 0) return 0.0;
+  device::scratch partial(static_cast<std::size_t>(slots + 1) * sizeof(double), stream);
+  double* partials = partial.as<double>();
+  double* result = partials + slots;
+  index_t offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (blocks[i] == 0) continue;
+    reduce_partials_kernel<T, reduce_kind::sum_squares>
+        <<<static_cast<unsigned int>(blocks[i]), block_threads, 0, stream>>>(xs[i], ns[i], partials + offset);
+    LSK_CUDA_CHECK_LAUNCH("reduce_partials_kernel");
+    offset += blocks[i];
+  }
+  return finish_on_host<reduce_kind::sum_squares>(partials, slots, result, stream);
 }
 
 template <class T>

@@ -1,12 +1,13 @@
 // lsk/optim/grad_clip.hpp: global-norm gradient clipping.
 //
 // total = sqrt(sum over all gradient tensors of sum_squares) (a host double
-// from the backend's sum_squares_total: one wait for a device); if total > max_norm every gradient is scaled
-// by max_norm / (total + 1e-6), as torch.nn.utils.clip_grad_norm_ does. A
-// non-finite norm throws numeric_error before anything is scaled, so a NaN in
-// the gradients never reaches the weights. grad_norm_clip leaves the gradients
-// as they are and returns the factor, for an optimizer that applies it as it
-// reads them (adamw::step's grad_scale: one pass over the gradients fewer).
+// from the backend's sum_squares_total: one wait for a device); if total >
+// max_norm every gradient is scaled by max_norm / (total + 1e-6), as
+// torch.nn.utils.clip_grad_norm_ does. A non-finite norm throws numeric_error
+// before anything is scaled, so a NaN in the gradients never reaches the
+// weights. measure_grad_norm leaves the gradients as they are and returns the
+// factor, for an optimizer that applies it as it reads them (adamw::step's
+// grad_scale: one pass over the gradients fewer).
 #pragma once
 
 #include <cmath>

@@ -65,7 +65,6 @@ class bf16_scratch {
   // elements keep their contents (copied on `stream` when the buffer grows).
   std::uint16_t* reserve(std::size_t elements, std::size_t keep, cudaStream_t stream);
   std::uint16_t* data() const noexcept { return data_; }
-  std::size_t capacity() const noexcept { return capacity_; }
 
  private:
   std::uint16_t* data_ = nullptr;
@@ -104,8 +103,9 @@ class blas_handle {
 
  private:
   void run_bf16(const gemm_problem<float>& g);
-  // The bf16 copy of `op`: a kept one, or a new one packed after the scope's others.
-  const std::uint16_t* packed(packed_operand op);
+  // Where the bf16 copy of `op` lies in the scratch buffer (elements): a kept
+  // copy's place, or a new copy's, packed after the scope's others.
+  std::size_t packed(packed_operand op);
 
   cublasContext* handle_ = nullptr;
   cudaStream_t stream_ = nullptr;
