@@ -7,6 +7,7 @@
 #include "lsk/backends/cpu/backend.hpp"
 #include "lsk/model/llama.hpp"
 #include "lsk/ops/linear.hpp"
+#include "lsk/testing/operand_reuse_emulator.hpp"
 #include "lsk/testing/random.hpp"
 #include "lsk/testing/tiny_llama.hpp"
 
@@ -76,4 +77,78 @@ TEST_CASE("the Llama model groups the products that share an operand", "[model][
   CHECK(be.in_scope == 2 + 14 * layers);
   CHECK(be.max_depth == 2);
   CHECK(be.depth == 0);
+}
+
+// The emulator (lsk/testing/operand_reuse_emulator.hpp) does what the CUDA backend does with kept
+// copies, on the host: a broken promise gives stale products, so the model test below can fail.
+TEST_CASE("the operand reuse emulator multiplies kept copies, stale ones included", "[ops][gemm]") {
+  using emulator = lsk::testing::operand_reuse_emulator<lsk::backends::cpu>;
+  emulator be;
+  lsk::backends::cpu plain;
+  lsk::rng g(7);
+  auto x = lsk::testing::random_tensor<float>(g, {6, 5});
+  const auto w1 = lsk::testing::random_tensor<float>(g, {3, 5});
+  const auto w2 = lsk::testing::random_tensor<float>(g, {4, 5});
+  const auto x_before = x;
+  lsk::tensor<float> y1(lsk::shape{6, 3}), y2(lsk::shape{6, 4}), expected(lsk::shape{6, 4});
+  {
+    const lsk::gemm_operand_reuse<emulator> scope(be);
+    lsk::linear_forward<emulator, float>(be, x, w1, y1.view());
+    CHECK(be.reused() == 0);
+    x.values()[0] += 1.0f;  // a write the scope's products do not see: a broken promise
+    lsk::linear_forward<emulator, float>(be, x, w2, y2.view());
+    CHECK(be.reused() == 1);
+    lsk::linear_forward<lsk::backends::cpu, float>(plain, x_before, w2, expected.view());
+    CHECK(y2.values() == expected.values());  // x's kept copy, from before the write
+    lsk::linear_forward<lsk::backends::cpu, float>(plain, x, w2, expected.view());
+    CHECK(y2.values() != expected.values());
+    // A product that writes x drops its copy: the next product reads the new x.
+    const auto identity = lsk::tensor<float>(lsk::shape{5, 5}, [] {
+      std::vector<float> v(25, 0.0f);
+      for (std::size_t i = 0; i < 5; ++i) v[i * 6] = 1.0f;
+      return v;
+    }());
+    lsk::linear_forward<emulator, float>(be, x_before, identity, x.view());  // x = x_before I^T
+    lsk::linear_forward<emulator, float>(be, x, w2, y2.view());
+    lsk::linear_forward<lsk::backends::cpu, float>(plain, x_before, w2, expected.view());
+    CHECK(y2.values() == expected.values());
+  }
+  // Outside a scope nothing is kept.
+  CHECK(be.depth() == 0);
+  const int before = be.reused();
+  x.values()[0] += 1.0f;
+  lsk::linear_forward<emulator, float>(be, x, w2, y2.view());
+  lsk::linear_forward<lsk::backends::cpu, float>(plain, x, w2, expected.view());
+  CHECK(y2.values() == expected.values());
+  CHECK(be.reused() == before);
+}
+
+TEST_CASE("the Llama model keeps its operand reuse promise: kept copies change no result", "[model][gemm]") {
+  // Forward and backward over two micro-batches (gradients accumulate), on the emulator and on
+  // the plain cpu backend: losses and every gradient equal bit for bit, with copies reused.
+  const auto c = lsk::testing::tiny_llama_config(32, 8, 32);
+  auto on_emulator = lsk::testing::tiny_llama(c);
+  auto on_cpu = lsk::testing::tiny_llama(c);
+  lsk::testing::operand_reuse_emulator<lsk::backends::cpu> be;
+  lsk::backends::cpu plain;
+  for (index_t micro = 0; micro < 2; ++micro) {
+    const auto batch = lsk::testing::patterned_batch(3, micro, 24, 32);
+    const auto a = on_emulator.forward(be, batch);
+    const auto b = on_cpu.forward(plain, batch);
+    CHECK(a.loss == b.loss);
+    on_emulator.backward(be);
+    on_cpu.backward(plain);
+  }
+  // Per layer and micro-batch: forward h1 (q/k/v) twice and h2 (gate/up) once; backward the same
+  // for the weight gradients, and dy once in each of the 7 linear backwards and the LM head's.
+  const index_t layers = c.model.num_hidden_layers;
+  CHECK(be.reused() == 2 * (6 * layers + 7 * layers + 1));
+  CHECK(be.depth() == 0);
+  std::vector<std::string> differing;
+  on_emulator.grads.for_each([&](const std::string& name, lsk::tensor<float>& t) {
+    on_cpu.grads.for_each([&](const std::string& other, lsk::tensor<float>& u) {
+      if (name == other && t.values() != u.values()) differing.push_back(name);
+    });
+  });
+  CHECK(differing == std::vector<std::string>{});  // names the gradients that differ
 }

@@ -10,7 +10,8 @@
 // same operand (same address, extents, row pitch and batch stride); a product
 // whose output overlaps a kept operand drops that copy. The caller promises
 // that nothing but the scope's own products writes to memory the scope's
-// products read while the scope lasts. Scopes nest; copies are released when
+// products read while the scope lasts (lsk/testing/operand_reuse_emulator.hpp
+// tests the promise on the host). Scopes nest; copies are released when
 // the outermost one ends. Backends without the hooks (begin_operand_reuse,
 // end_operand_reuse) ignore the scope, which then costs nothing.
 #pragma once
