@@ -125,11 +125,17 @@ step "torch.matmul (same sizes)" 45 yes python3 "$root/bench/cuda/torch_matmul.p
 step "Llama ~125M train step: lsk vs torch eager" 150 no python3 "$root/bench/cuda/torch_train_step.py" \
   --lsk-bench "$bin/bench_train_step" --profile
 # The default recipe's pretraining shapes (configs/plans/default.json), where bf16 products ran slower
-# than f32 ones in the recipe (packing and launches against tiny products, or something else?).
+# than f32 ones in the recipe. Head dim 32 runs the naive device attention: 1024 of a step's 1111
+# products (one per sequence and kv head), each packing its operands under bf16. The same model
+# with 2 heads of 64 (fused flash attention, 87 products) tells whether those are the cost.
 # shellcheck disable=SC2016  # expanded by the inner bash
-step "recipe-size train step: f32 / bf16 / tf32 products" 60 no bash -c 'for p in f32 bf16 tf32; do
-  "$0" --hidden 128 --layers 4 --heads 4 --kv-heads 2 --intermediate 352 --vocab 4096 --seq 128 --batch 16 \
-    --steps 50 --warmup 5 --matmul "$p" || exit 1; done' "$bin/bench_train_step"
+step "recipe-size train step: f32 / bf16 / tf32 products, head dim 32 and 64" 90 no bash -c '
+  bench=$0
+  for heads in "4 2" "2 1"; do set -- $heads; for p in f32 bf16 tf32; do
+    echo "== heads $1, kv heads $2, --matmul $p"
+    "$bench" --hidden 128 --layers 4 --heads "$1" --kv-heads "$2" --intermediate 352 --vocab 4096 --seq 128 \
+      --batch 16 --steps 50 --warmup 5 --matmul "$p" || exit 1
+  done; done' "$bin/bench_train_step"
 ncu_bin=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -n "$ncu_bin" ]; then
   step "lsk train step kernel times (ncu)" 150 no python3 "$root/bench/cuda/kernel_breakdown.py" \
