@@ -66,19 +66,6 @@ index_t leading_dim(index_t ld, index_t rows, index_t cols) {
   return ld < 1 ? 1 : ld;
 }
 
-index_t packed_elements(const packed_operand& op) { return op.batches * op.rows * op.cols; }
-
-// The elements an operand or a C spans in memory, first to last, as addresses.
-struct address_span {
-  std::uintptr_t begin, end;
-  bool overlaps(const address_span& o) const { return begin < o.end && o.begin < end; }
-};
-address_span span_of(const float* data, index_t batches, index_t stride, index_t rows, index_t ld, index_t cols) {
-  const auto first = reinterpret_cast<std::uintptr_t>(data);
-  const index_t last = (batches - 1) * stride + (rows - 1) * ld + cols;
-  return {first, first + static_cast<std::uintptr_t>(last) * sizeof(float)};
-}
-
 // Packs an operand into a compact bf16 copy: out[(b * rows + r) * cols + c] =
 // bf16(in[b * stride + r * ld + c]). Grid: x over the columns (four per thread
 // in the vec4 form), y over the batches' rows (grid-stride beyond 65535).
@@ -131,12 +118,10 @@ void run_gemm(cublasHandle_t handle, cudaStream_t stream, const gemm_problem<T>&
     LSK_CUDA_CHECK_LAUNCH("scale_c_kernel");
     return;
   }
-  // Stored extents of the row-major operands.
-  const index_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
-  const index_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+  const gemm_operand<T> a = operand_a(g), b = operand_b(g);  // as stored
   const int m = to_int(g.n, "n"), n = to_int(g.m, "m"), k = to_int(g.k, "k");
-  const int lda = to_int(leading_dim(g.lda, a_rows, a_cols), "lda");
-  const int ldb = to_int(leading_dim(g.ldb, b_rows, b_cols), "ldb");
+  const int lda = to_int(leading_dim(g.lda, a.rows, a.cols), "lda");
+  const int ldb = to_int(leading_dim(g.ldb, b.rows, b.cols), "ldb");
   const int ldc = to_int(leading_dim(g.ldc, g.m, g.n), "ldc");
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -227,7 +212,7 @@ std::size_t blas_handle::packed(packed_operand op) {
     }
   }
   op.offset = (scratch_used_ + 7) / 8 * 8;  // 16-byte aligned copies
-  const std::size_t end = op.offset + static_cast<std::size_t>(packed_elements(op));
+  const std::size_t end = op.offset + static_cast<std::size_t>(op.elements());
   std::uint16_t* base = scratch_.reserve(end, scratch_used_, stream_);
   pack_bf16(op, base + op.offset, stream_);
   scratch_used_ = end;
@@ -236,18 +221,16 @@ std::size_t blas_handle::packed(packed_operand op) {
 }
 
 void blas_handle::run_bf16(const gemm_problem<float>& g) {
-  // Stored extents of the row-major operands; a broadcast operand (stride 0) is packed once.
-  const index_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
-  const index_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
-  const index_t a_batches = g.stride_a == 0 ? 1 : g.batch, b_batches = g.stride_b == 0 ? 1 : g.batch;
+  // The operands as stored; a broadcast operand (stride 0) is packed once.
+  const gemm_operand<float> a = operand_a(g), b = operand_b(g);
   // Offsets, not pointers: packing B may grow (move) the buffer that holds A's copy.
-  const std::size_t a_offset = packed({g.a, a_batches, a_rows, a_cols, g.lda, g.stride_a});
-  const std::size_t b_offset = packed({g.b, b_batches, b_rows, b_cols, g.ldb, g.stride_b});
+  const std::size_t a_offset = packed({a});
+  const std::size_t b_offset = packed({b});
   const std::uint16_t* a16 = scratch_.data() + a_offset;
   const std::uint16_t* b16 = scratch_.data() + b_offset;
 
   const int m = to_int(g.n, "n"), n = to_int(g.m, "m"), k = to_int(g.k, "k");
-  const int lda = to_int(a_cols, "lda"), ldb = to_int(b_cols, "ldb");
+  const int lda = to_int(a.cols, "lda"), ldb = to_int(b.cols, "ldb");  // the copies are compact
   const int ldc = to_int(leading_dim(g.ldc, g.m, g.n), "ldc");
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -256,7 +239,7 @@ void blas_handle::run_bf16(const gemm_problem<float>& g) {
     LSK_CUBLAS_CHECK(cublasGemmEx(handle_, op_b, op_a, m, n, k, &alpha, b16, CUDA_R_16BF, ldb, a16, CUDA_R_16BF, lda,
                                   &beta, g.c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   } else {
-    const long long sa = g.stride_a == 0 ? 0 : a_rows * a_cols, sb = g.stride_b == 0 ? 0 : b_rows * b_cols;
+    const long long sa = g.stride_a == 0 ? 0 : a.rows * a.cols, sb = g.stride_b == 0 ? 0 : b.rows * b.cols;
     LSK_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle_, op_b, op_a, m, n, k, &alpha, b16, CUDA_R_16BF, ldb, sb, a16,
                                                 CUDA_R_16BF, lda, sa, &beta, g.c, CUDA_R_32F, ldc, g.stride_c,
                                                 to_int(g.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -266,10 +249,8 @@ void blas_handle::run_bf16(const gemm_problem<float>& g) {
     return;
   }
   // C's elements are new: a kept copy of anything they overlap is stale now.
-  const address_span c = span_of(g.c, g.batch, g.stride_c, g.m, g.ldc, g.n);
-  std::erase_if(kept_, [&](const packed_operand& op) {
-    return c.overlaps(span_of(op.data, op.batches, op.stride, op.rows, op.ld, op.cols));
-  });
+  const gemm_operand<float> c = output_c(g);
+  std::erase_if(kept_, [&](const packed_operand& op) { return c.overlaps(op); });
 }
 
 }  // namespace lsk::cuda

@@ -71,16 +71,9 @@ class bf16_scratch {
   std::size_t capacity_ = 0;
 };
 
-// An f32 operand as stored: `batches` row-major (rows, cols) matrices with row
-// pitch ld, matrix b at data + b * stride; and where its bf16 copy lies.
-struct packed_operand {
-  const float* data = nullptr;
-  index_t batches = 0, rows = 0, cols = 0, ld = 0, stride = 0;
+// An f32 operand as stored (lsk/ops/gemm_problem.hpp), and where its bf16 copy lies.
+struct packed_operand : gemm_operand<float> {
   std::size_t offset = 0;  // elements into the scratch buffer
-  bool same_source(const packed_operand& o) const noexcept {
-    return data == o.data && batches == o.batches && rows == o.rows && cols == o.cols && ld == o.ld &&
-           stride == o.stride;
-  }
 };
 
 class blas_handle {
