@@ -9,7 +9,9 @@
 //   backward 2.5x forward (S recomputed, dV, dP, dK, dQ), fwd+bwd 3.5x.
 // Counters: GFLOP/s (rate), attn_MiB = the bytes the attention itself holds
 // (inputs, outputs, saved state and scratch; the naive attention's quadratic
-// probabilities included), rss_MiB = the process's peak resident set so far.
+// probabilities included), rss_MiB = the process's peak resident set so far,
+// products = backend matrix-product calls per iteration (each a kernel launch
+// on a device backend).
 // Run: bench/cpu/run_attention.sh (prints the docs/PERFORMANCE.md tables), or
 //   OMP_NUM_THREADS=2 build/bench/bench_attention --benchmark_filter=tiled_fwd/
 #include <benchmark/benchmark.h>
@@ -17,6 +19,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 
 // GCC 12 -march=native: false -Wmaybe-uninitialized in AVX-512 intrinsics
 // inlined into the cpu backend's softmax (used by the naive attention).
@@ -71,11 +74,22 @@ struct inputs {
   }
 };
 
+// The cpu backend, counting its matrix-product calls.
+struct counting_cpu : lsk::backends::cpu {
+  static constexpr std::string_view name = "counting_cpu";
+  std::int64_t products = 0;
+  template <lsk::real_scalar T>
+  void gemm(const lsk::gemm_problem<T>& g) {
+    ++products;
+    lsk::backends::cpu::gemm(g);
+  }
+};
+
 template <class A>
 void run(benchmark::State& state, A attention, bool backward, index_t batch = 1) {
   const index_t len = state.range(0), head_dim = state.range(1), heads = state.range(2), kv_heads = state.range(3);
   inputs in(batch, len, heads, kv_heads, head_dim);
-  lsk::backends::cpu be;
+  counting_cpu be;
   tensor<float> saved(shape{attention.saved_size(in.s)});
   tensor<float> scratch(shape{backward ? attention.scratch_size(in.s) : 1});
   for (auto _ : state) {
@@ -94,6 +108,7 @@ void run(benchmark::State& state, A attention, bool backward, index_t batch = 1)
   state.counters["attn_MiB"] =
       (in.io_bytes(backward) + 4.0 * double(saved.numel() + (backward ? scratch.numel() : 0))) / (1024.0 * 1024.0);
   state.counters["rss_MiB"] = peak_rss_mib();
+  state.counters["products"] = static_cast<double>(be.products) / static_cast<double>(state.iterations());
 }
 
 void tiled_fwd(benchmark::State& st) { run(st, att::tiled_attention{}, false); }
@@ -111,6 +126,14 @@ void naive_fwdbwd(benchmark::State& st) { run(st, att::naive_attention{}, true);
 // masked entries' cost (exact zeros, lsk/core/subnormal.hpp).
 void tiled_fwdbwd_recipe(benchmark::State& st) { run(st, att::tiled_attention{}, true, st.range(4)); }
 void naive_fwdbwd_recipe(benchmark::State& st) { run(st, att::naive_attention{}, true, st.range(4)); }
+// The naive attention's two product groupings side by side (lsk/attention/naive.hpp;
+// the automatic choice above takes per_head at these shapes).
+void naive_fwdbwd_recipe_per_sequence(benchmark::State& st) {
+  run(st, att::naive_attention{att::naive_products::per_sequence}, true, st.range(4));
+}
+void naive_fwdbwd_recipe_per_head(benchmark::State& st) {
+  run(st, att::naive_attention{att::naive_products::per_head}, true, st.range(4));
+}
 
 // {len, head_dim, heads, kv_heads}
 void throughput_shapes(benchmark::internal::Benchmark* b) {
@@ -151,6 +174,8 @@ BENCHMARK(naive_fwd)->Apply(naive_shapes)->Unit(benchmark::kMillisecond)->UseRea
 BENCHMARK(naive_fwdbwd)->Apply(naive_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(tiled_fwdbwd_recipe)->Apply(recipe_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(naive_fwdbwd_recipe)->Apply(recipe_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(naive_fwdbwd_recipe_per_sequence)->Apply(recipe_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(naive_fwdbwd_recipe_per_head)->Apply(recipe_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(tiled_fwd)
     ->Name("tiled_fwd_long")
     ->Apply(long_shapes)

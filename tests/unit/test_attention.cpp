@@ -1,7 +1,8 @@
-// The Attention concept (archetype and broken types both ways), and the tiled
-// attention against the naive one: out, lse, dq, dk, dv over random shapes
-// (lengths not divisible by the tile, GQA ratios 1/2/4/8, head dims 32..256,
-// plain causal and document-masked, k_len > q_len).
+// The Attention concept (archetype and broken types both ways); the naive
+// attention, in both product groupings, against a direct f64 computation; and
+// the tiled attention against the naive one: out, lse, dq, dk, dv over random
+// shapes (lengths not divisible by the tile, GQA ratios 1/2/4/8, head dims
+// 32..256, plain causal and document-masked, k_len > q_len).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -155,6 +156,87 @@ attention_result run_naive_cpu(const problem& p, double scale) {
   return {to_double(out), {}, to_double(dq), to_double(dk), to_double(dv)};
 }
 
+// Attention written out element by element in f64, sharing no code with the
+// library: S = scale q k^T over the causal (and same-document) keys, P =
+// softmax(S), O = P v; dP = dO v^T, dS = P (dP - rowsum(P dP)), dq = scale dS
+// k, dk = scale dS^T q, dv = P^T dO, kv gradients summed over a group's heads.
+attention_result direct_attention(const problem& p, double scale) {
+  const auto& s = p.s;
+  attention_result r{tensor<double>(p.q.extents(), 0.0),
+                     {},
+                     tensor<double>(p.q.extents(), 0.0),
+                     tensor<double>(p.k.extents(), 0.0),
+                     tensor<double>(p.k.extents(), 0.0)};
+  const index_t group = s.heads / s.kv_heads, off = s.k_len - s.q_len;
+  for (index_t b = 0; b < s.batch; ++b) {
+    for (index_t h = 0; h < s.heads; ++h) {
+      const index_t g = h / group;
+      for (index_t i = 0; i < s.q_len; ++i) {
+        const index_t qi = b * s.q_len + i;
+        std::vector<index_t> keys;
+        for (index_t j = 0; j <= i + off; ++j) {
+          if (p.docs.empty() || p.docs(b * s.k_len + j) == p.docs(b * s.k_len + i + off))
+            keys.push_back(b * s.k_len + j);
+        }
+        std::vector<double> prob(keys.size()), dprob(keys.size());
+        double mx = -INFINITY, sum = 0, dot_pd = 0;
+        for (std::size_t n = 0; n < keys.size(); ++n) {
+          double dot = 0;
+          for (index_t e = 0; e < s.head_dim; ++e) dot += p.q(qi, h, e) * p.k(keys[n], g, e);
+          prob[n] = scale * dot;
+          mx = std::max(mx, prob[n]);
+        }
+        for (double& x : prob) sum += (x = std::exp(x - mx));
+        for (std::size_t n = 0; n < keys.size(); ++n) {
+          prob[n] /= sum;
+          double dot = 0;
+          for (index_t e = 0; e < s.head_dim; ++e) {
+            r.out(qi, h, e) += prob[n] * p.v(keys[n], g, e);
+            r.dv(keys[n], g, e) += prob[n] * p.dout(qi, h, e);
+            dot += p.dout(qi, h, e) * p.v(keys[n], g, e);
+          }
+          dprob[n] = dot;
+          dot_pd += prob[n] * dot;
+        }
+        for (std::size_t n = 0; n < keys.size(); ++n) {
+          const double ds = prob[n] * (dprob[n] - dot_pd);
+          for (index_t e = 0; e < s.head_dim; ++e) {
+            r.dq(qi, h, e) += scale * ds * p.k(keys[n], g, e);
+            r.dk(keys[n], g, e) += scale * ds * p.q(qi, h, e);
+          }
+        }
+      }
+    }
+  }
+  return r;
+}
+
+// The naive attention with the given product grouping; outputs start as NaN,
+// so anything not written shows.
+template <lsk::Backend B, class T>
+attention_result run_naive(const problem& p, double scale, att::naive_products products) {
+  B be;
+  const auto& s = p.s;
+  att::naive_attention naive{products};
+  const auto q = from_double<T>(p.q), k = from_double<T>(p.k), v = from_double<T>(p.v), dout = from_double<T>(p.dout);
+  auto saved = lsk::testing::poisoned<T>(shape{naive.saved_size(s)});
+  auto scratch = lsk::testing::poisoned<T>(shape{naive.scratch_size(s)});
+  auto out = lsk::testing::poisoned<T>(q.extents()), dq = lsk::testing::poisoned<T>(q.extents());
+  auto dk = lsk::testing::poisoned<T>(k.extents()), dv = lsk::testing::poisoned<T>(k.extents());
+  naive.forward(be, s, p.mask(), q.view(), k.view(), v.view(), static_cast<T>(scale), saved.view(), out.view());
+  naive.backward(be, s, p.mask(), q.view(), k.view(), v.view(), out.view(), saved.view(), dout.view(),
+                 static_cast<T>(scale), scratch.view(), dq.view(), dk.view(), dv.view());
+  return {to_double(out), {}, to_double(dq), to_double(dk), to_double(dv)};
+}
+
+void require_close_without_lse(const attention_result& a, const attention_result& e, double tol) {
+  using lsk::testing::scaled_max_error;
+  CHECK(scaled_max_error(a.out, e.out) <= tol);
+  CHECK(scaled_max_error(a.dq, e.dq) <= tol);
+  CHECK(scaled_max_error(a.dk, e.dk) <= tol);
+  CHECK(scaled_max_error(a.dv, e.dv) <= tol);
+}
+
 void require_close(const attention_result& a, const attention_result& e, double tol) {
   using lsk::testing::scaled_max_error;
   CHECK(scaled_max_error(a.out, e.out) <= tol);
@@ -172,6 +254,42 @@ TEST_CASE("attention concept: archetype and broken types are classified at compi
   CHECK_FALSE(models_attention<arch::attention_with_mutating_forward>());
   CHECK(att::tiled_attention{}.saved_size({2, 100, 100, 8, 2, 64}) == 2 * 100 * 8);
   CHECK(att::naive_attention{}.saved_size({2, 100, 100, 8, 2, 64}) == 2 * 8 * 100 * 100);
+}
+
+TEST_CASE("naive attention: both product groupings match a direct f64 computation", "[attention][naive]") {
+  lsk::rng g(20261128);
+  const index_t ratios[] = {1, 2, 4};
+  for (int trial = 0; trial < 18; ++trial) {
+    const index_t ratio = ratios[trial % 3];
+    const index_t kv_heads = 1 + static_cast<index_t>(g.below(3));
+    const index_t q_len = trial % 6 == 5 ? 1 : 1 + static_cast<index_t>(g.below(40));  // 1: a decoding step
+    const index_t extra = trial % 2 == 1 ? static_cast<index_t>(g.below(20)) : 0;
+    const att::attention_shape s{
+        1 + static_cast<index_t>(g.below(4)),      q_len, q_len + extra, kv_heads * ratio, kv_heads,
+        4 * (1 + static_cast<index_t>(g.below(8)))};
+    const index_t documents = trial % 4 == 2 ? 1 + static_cast<index_t>(g.below(3)) : 0;
+    INFO("trial " << trial << ": batch " << s.batch << " q_len " << s.q_len << " k_len " << s.k_len << " heads "
+                  << s.heads << " kv_heads " << s.kv_heads << " head_dim " << s.head_dim << " documents " << documents);
+    const auto p = random_problem(g, s, documents);
+    const double scale = 1.0 / std::sqrt(double(s.head_dim));
+    const auto expected = direct_attention(p, scale);
+    for (const auto products : {att::naive_products::per_sequence, att::naive_products::per_head}) {
+      INFO((products == att::naive_products::per_head ? "per head" : "per sequence"));
+      require_close_without_lse(run_naive<lsk::backends::reference, double>(p, scale, products), expected, 1e-12);
+      require_close_without_lse(run_naive<lsk::backends::cpu, double>(p, scale, products), expected, 1e-12);
+      require_close_without_lse(run_naive<lsk::backends::cpu, float>(p, scale, products), expected, 2e-5);
+    }
+  }
+}
+
+TEST_CASE("naive attention: the automatic grouping takes the one with fewer products", "[attention][naive]") {
+  using att::naive_products;
+  // Training: 16 sequences, 4 heads sharing 2 kv heads: 4 per-head calls instead of 32.
+  CHECK(att::resolve(naive_products::automatic, {16, 128, 128, 4, 2, 32}) == naive_products::per_head);
+  // Decoding one sequence: one call per kv head, the group batched.
+  CHECK(att::resolve(naive_products::automatic, {1, 1, 90, 8, 2, 64}) == naive_products::per_sequence);
+  CHECK(att::resolve(naive_products::automatic, {1, 10, 10, 4, 4, 16}) == naive_products::per_sequence);
+  CHECK(att::resolve(naive_products::per_sequence, {16, 128, 128, 4, 2, 32}) == naive_products::per_sequence);
 }
 
 TEST_CASE("tiled attention matches the naive one over random shapes (f32)", "[attention][tiled]") {
