@@ -5,7 +5,8 @@
 # counterparts (torch.matmul, SDPA's flash backend at head dims 128 and 64, a
 # ~125M Llama training step with both kernel profiles: torch.profiler's and
 # Nsight Compute's per-kernel times of one lsk step; the default recipe's
-# pretraining shapes with f32, bf16 and tf32 products) on the same card, then
+# pretraining shapes with f32, bf16 and tf32 products, and its naive attention
+# with both product groupings) on the same card, then
 # compute-sanitizer over the model and flash-attention tests while time is
 # left, and, where the default corpus is present (data/corpus, fetched by
 # tools/recipe.sh), the default recipe with training on the GPU; prints a
@@ -15,7 +16,8 @@
 #   tools/gpu-check.sh                 build into build/gpu-check (needs Catch2 v2, Eigen, nvcc), then run
 #   tools/gpu-check.sh --bin DIR       run binaries built elsewhere (DIR holds lsk_cuda_tests,
 #                                      lsk_cuda_conformance_tests, bench_cuda_matmul, bench_cuda_ops,
-#                                      bench_flash_attention, bench_train_step, and optionally lsk and
+#                                      bench_flash_attention, bench_train_step, bench_naive_attention,
+#                                      and optionally lsk and
 #                                      lib/; see --stage)
 #   tools/gpu-check.sh --stage DIR     build here (no GPU needed) and copy the binaries into DIR, with the
 #                                      lsk program and, in DIR/lib, the shared libraries it needs other than
@@ -44,12 +46,12 @@ build_binaries() {
     -DCMAKE_CUDA_ARCHITECTURES="${CUDAARCHS:-90}" -DLSK_BUILD_TESTS=ON -DLSK_BUILD_BENCH=ON -DLSK_BUILD_EXAMPLES=ON \
     >/dev/null || return 1
   cmake --build "$dir" -j "$(nproc)" --target lsk_cuda_tests lsk_cuda_conformance_tests bench_cuda_matmul \
-    bench_cuda_ops bench_flash_attention bench_train_step lsk_cli || return 1
+    bench_cuda_ops bench_flash_attention bench_train_step bench_naive_attention lsk_cli || return 1
   bin=$dir/bin-gpu
   mkdir -p "$bin/lib"
   cp "$dir"/backends/cuda/lsk_cuda_tests "$dir"/backends/cuda/lsk_cuda_conformance_tests "$dir"/bench/bench_cuda_matmul \
     "$dir"/bench/bench_cuda_ops "$dir"/bench/bench_flash_attention "$dir"/bench/bench_train_step \
-    "$dir"/examples/lsk/lsk "$bin"/
+    "$dir"/bench/bench_naive_attention "$dir"/examples/lsk/lsk "$bin"/
   local lib
   for lib in $(ldd "$bin"/* 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
     case $(basename "$lib") in
@@ -125,9 +127,11 @@ step "torch.matmul (same sizes)" 45 yes python3 "$root/bench/cuda/torch_matmul.p
 step "Llama ~125M train step: lsk vs torch eager" 150 no python3 "$root/bench/cuda/torch_train_step.py" \
   --lsk-bench "$bin/bench_train_step" --profile
 # The default recipe's pretraining shapes (configs/plans/default.json), where bf16 products ran slower
-# than f32 ones in the recipe. Head dim 32 runs the naive device attention: 1024 of a step's 1111
-# products (one per sequence and kv head), each packing its operands under bf16. The same model
-# with 2 heads of 64 (fused flash attention, 87 products) tells whether those are the cost.
+# than f32 ones in the recipe. Head dim 32 runs the naive device attention: 96 of a step's 183
+# products (one per query head over the sequences; 1024 of 1111 when it made one per sequence and kv
+# head), each packing its operands under bf16. The same model with 2 heads of 64 (fused flash
+# attention, 87 products) tells what the naive attention costs; bench_naive_attention compares its
+# two groupings alone.
 # shellcheck disable=SC2016  # expanded by the inner bash
 step "recipe-size train step: f32 / bf16 / tf32 products, head dim 32 and 64" 90 no bash -c '
   bench=$0
@@ -136,6 +140,7 @@ step "recipe-size train step: f32 / bf16 / tf32 products, head dim 32 and 64" 90
     "$bench" --hidden 128 --layers 4 --heads "$1" --kv-heads "$2" --intermediate 352 --vocab 4096 --seq 128 \
       --batch 16 --steps 50 --warmup 5 --matmul "$p" || exit 1
   done; done' "$bin/bench_train_step"
+step "naive attention on the GPU: per-sequence vs per-head products" 45 no "$bin/bench_naive_attention"
 ncu_bin=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -n "$ncu_bin" ]; then
   step "lsk train step kernel times (ncu)" 150 no python3 "$root/bench/cuda/kernel_breakdown.py" \

@@ -1,6 +1,7 @@
 // The Llama model, its generation and its training on the CUDA backend, against
 // the same model on the cpu backend (the oracle):
-//  - f32 throughout (head_dim 16: the naive attention on cuBLAS products):
+//  - f32 throughout (head_dim 16: the naive attention on cuBLAS products,
+//    batched per sequence for 2 sequences and per head for 3):
 //    logits, losses and weights after training steps agree to f32 rounding;
 //  - the real stories260K checkpoint generates the same greedy tokens on the
 //    GPU as on the cpu (whose text tests/unit/test_stories260k.cpp checks);
@@ -164,6 +165,7 @@ TEST_CASE("cuda model: f32 forward, backward and training match the cpu backend"
   lsk::backends::cpu cpu;
   lsk::cuda::backend gpu;
   check_step(cpu, gpu, c, make_batch(0, 0), 1e-5, 1e-5, 1e-4);
+  check_step(cpu, gpu, c, lsk::testing::patterned_batch(0, 0, 48, 64, 3), 1e-5, 1e-5, 1e-4);
   const auto [on_cpu, on_gpu] = train_both(cpu, gpu, c, 8);
   const auto& [losses_h, weights_h] = on_cpu;
   const auto& [losses_d, weights_d] = on_gpu;
