@@ -32,6 +32,41 @@ struct scope_counting_cpu : lsk::backends::cpu {
 
 }  // namespace
 
+TEST_CASE("gemm_operand: contiguous when rows and matrices lie back to back", "[ops][gemm]") {
+  lsk::gemm_problem<float> g;
+  g.batch = 3;
+  g.m = 4;
+  g.n = 5;
+  g.k = 6;
+  g.lda = 6;
+  g.stride_a = 24;
+  g.ldb = 5;
+  g.stride_b = 0;  // broadcast: one matrix
+  g.ldc = 5;
+  g.stride_c = 20;
+  CHECK(lsk::operand_a(g).contiguous());
+  CHECK(lsk::operand_b(g).contiguous());
+  CHECK(lsk::output_c(g).contiguous());
+  g.lda = 8;  // a column slice of a wider tensor
+  g.stride_a = 32;
+  CHECK_FALSE(lsk::operand_a(g).contiguous());
+  g.lda = 12;  // the naive attention's heads of a group: batch stride head_dim, row pitch heads * head_dim
+  g.stride_a = 6;
+  CHECK_FALSE(lsk::operand_a(g).contiguous());
+  g.lda = 6;  // rows back to back, matrices not
+  g.stride_a = 30;
+  CHECK_FALSE(lsk::operand_a(g).contiguous());
+  g.trans_b = true;  // b stored (n, k): rows of k
+  g.ldb = 6;
+  CHECK(lsk::operand_b(g).contiguous());
+  g.m = 1;  // one row per matrix: the pitch does not matter, the batch stride does
+  g.lda = 100;
+  g.stride_a = 6;
+  CHECK(lsk::operand_a(g).contiguous());
+  g.stride_a = 7;
+  CHECK_FALSE(lsk::operand_a(g).contiguous());
+}
+
 TEST_CASE("a linear layer's backward reads dy in one scope; scopes nest", "[ops][gemm]") {
   scope_counting_cpu be;
   lsk::rng g(4);

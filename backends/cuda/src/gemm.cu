@@ -12,7 +12,10 @@
 // cublasGemmStridedBatchedEx multiplies the bf16 operands with f32
 // accumulation (CUBLAS_COMPUTE_32F) into the f32 C. The packing moves 6 bytes
 // per operand element at the card's copy rate; the product then reads half
-// the bytes and runs at the bf16 tensor-core rate (about twice TF32's).
+// the bytes and runs at the bf16 tensor-core rate (about twice TF32's). A
+// contiguous operand (most are: weights, activations, their gradients) is
+// packed as one flat array by f32_to_bf16 (convert.cu: full blocks of four
+// elements per thread); a strided one row by row.
 // Inside a reuse scope the copies accumulate in the scratch buffer (which
 // grows by copying what it holds) and are looked up by their source before
 // packing; a product's C span drops the kept copies it overlaps.
@@ -23,6 +26,7 @@
 
 #include "bf16_convert.cuh"
 #include "common.cuh"
+#include "lsk/backends/cuda/convert.hpp"
 #include "lsk/backends/cuda/gemm.hpp"
 
 namespace lsk::cuda {
@@ -94,6 +98,10 @@ __global__ void pack_bf16_vec4(packed_operand in, std::uint16_t* __restrict__ ou
 bool aligned_to(const void* p, std::uintptr_t bytes) { return reinterpret_cast<std::uintptr_t>(p) % bytes == 0; }
 
 void pack_bf16(const packed_operand& in, std::uint16_t* out, cudaStream_t stream) {
+  if (in.contiguous()) {  // out[i] = bf16(in.data[i]) for every element
+    f32_to_bf16(in.data, reinterpret_cast<bf16*>(out), static_cast<std::size_t>(in.elements()), stream);
+    return;
+  }
   const bool vec4 = in.cols % 4 == 0 && (in.rows <= 1 || in.ld % 4 == 0) && (in.batches <= 1 || in.stride % 4 == 0) &&
                     aligned_to(in.data, 16) && aligned_to(out, 8);
   const index_t threads_x = vec4 ? in.cols / 4 : in.cols;

@@ -43,6 +43,8 @@ struct gemm_operand {
   index_t batches = 0, rows = 0, cols = 0, ld = 0, stride = 0;
 
   index_t elements() const noexcept { return batches * rows * cols; }
+  // Whether the elements lie back to back: rows cols apart, matrices rows * cols apart.
+  bool contiguous() const noexcept { return (rows <= 1 || ld == cols) && (batches <= 1 || stride == rows * cols); }
   // Same address, extents, row pitch and batch stride.
   bool same_source(const gemm_operand& o) const noexcept {
     return data == o.data && batches == o.batches && rows == o.rows && cols == o.cols && ld == o.ld &&
