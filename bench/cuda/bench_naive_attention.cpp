@@ -80,8 +80,8 @@ options parse(int argc, char** argv) {
       std::exit(2);
     }
   }
-  if (o.batch <= 0 || o.len <= 0 || o.heads <= 0 || o.kv_heads <= 0 || o.heads % o.kv_heads != 0 ||
-      o.head_dim <= 0 || o.reps <= 0) {
+  if (o.batch <= 0 || o.len <= 0 || o.heads <= 0 || o.kv_heads <= 0 || o.heads % o.kv_heads != 0 || o.head_dim <= 0 ||
+      o.reps <= 0) {
     std::fprintf(stderr, "bench_naive_attention: positive sizes, kv heads dividing heads\n");
     std::exit(2);
   }
