@@ -8,12 +8,16 @@
 // silently working as it would on a host backend; results are Host's, bit for
 // bit, so a model trained on pretend_device<cpu> must match one trained on cpu
 // exactly. live_blocks counts allocations alive (per Host, over instances).
+// pretend_device(offset) starts every block `offset` bytes past a 64-byte
+// boundary, so that the same computation can be run at other alignments (a
+// result that changes with them depends on where the heap put its operands).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <new>
 #include <string_view>
 
 #include "lsk/concepts/backend.hpp"
@@ -30,10 +34,11 @@ class pretend_device {
   static constexpr memory_space memory = memory_space::device;
 
   pretend_device() = default;
+  explicit pretend_device(std::size_t offset) : offset_(offset) {}
   pretend_device(const pretend_device&) = delete;
   pretend_device& operator=(const pretend_device&) = delete;
   ~pretend_device() {
-    for (auto& [begin, bytes] : blocks_) ::operator delete(reinterpret_cast<void*>(begin));
+    for (auto& [begin, b] : blocks_) ::operator delete(b.raw, alignment);
   }
 
   static inline int live_blocks = 0;  // over all instances
@@ -41,16 +46,20 @@ class pretend_device {
   bool supports(op_kind op, dtype dt) const { return host_.supports(op, dt); }
 
   void* device_allocate(std::size_t bytes) {
-    void* p = ::operator new(bytes);
-    blocks_[reinterpret_cast<std::uintptr_t>(p)] = bytes;
+    void* raw = ::operator new(bytes + offset_, alignment);
+    void* p = static_cast<std::byte*>(raw) + offset_;
+    blocks_[reinterpret_cast<std::uintptr_t>(p)] = {bytes, raw};
     ++live_blocks;
     return p;
   }
   void device_free(void* p) noexcept {
     if (p == nullptr) return;
-    blocks_.erase(reinterpret_cast<std::uintptr_t>(p));
+    const auto it = blocks_.find(reinterpret_cast<std::uintptr_t>(p));
+    if (it == blocks_.end()) return;
+    void* raw = it->second.raw;
+    blocks_.erase(it);
     --live_blocks;
-    ::operator delete(p);
+    ::operator delete(raw, alignment);
   }
   void copy_to_device(void* dst, const void* src, std::size_t bytes) {
     require_device(dst, bytes);
@@ -196,7 +205,7 @@ class pretend_device {
     auto it = blocks_.upper_bound(begin);
     if (it != blocks_.begin()) {
       --it;
-      if (begin >= it->first && begin + bytes <= it->first + it->second) return;
+      if (begin >= it->first && begin + bytes <= it->first + it->second.bytes) return;
     }
     raise<error>("pretend_device: ", bytes, " bytes at ", p, " are not device memory");
   }
@@ -206,7 +215,13 @@ class pretend_device {
     return v;
   }
 
-  std::map<std::uintptr_t, std::size_t> blocks_;
+  struct block {
+    std::size_t bytes;
+    void* raw;  // what operator new returned
+  };
+  static constexpr std::align_val_t alignment{64};
+  std::map<std::uintptr_t, block> blocks_;  // by the address handed out
+  std::size_t offset_ = 0;
   Host host_;
 };
 

@@ -127,8 +127,10 @@ class cpu {
   template <real_scalar T>
   void silu_forward(const_view<T> x, tensor_view<T> y) {
     for_chunks(x.numel(), [&](index_t i0, index_t len) {
-      const auto xv = vec(x.data() + i0, len);
-      vec(y.data() + i0, len) = xv / (T(1) + (-xv).exp());
+      assign_through_aligned(y.data() + i0, len, [&](index_t o, index_t n, auto& e) {
+        const auto xv = vec(x.data() + i0 + o, n);
+        e = xv / (T(1) + (-xv).exp());
+      });
     });
   }
 
@@ -145,8 +147,10 @@ class cpu {
   template <real_scalar T>
   void swiglu_forward(const_view<T> gate, const_view<T> up, tensor_view<T> y) {
     for_chunks(gate.numel(), [&](index_t i0, index_t len) {
-      const auto g = vec(gate.data() + i0, len);
-      vec(y.data() + i0, len) = g / (T(1) + (-g).exp()) * vec(up.data() + i0, len);
+      assign_through_aligned(y.data() + i0, len, [&](index_t o, index_t n, auto& e) {
+        const auto g = vec(gate.data() + i0 + o, n);
+        e = g / (T(1) + (-g).exp()) * vec(up.data() + i0 + o, n);
+      });
     });
   }
 
@@ -211,12 +215,15 @@ class cpu {
                               const_view<T> lse, T scale, tensor_view<T> dlogits) {
     const index_t v = logits.dim(1);
     cpu_detail::parallel_rows(logits.dim(0), v, [&](index_t r) {
-      auto out = vec(dlogits.data() + r * v, v);
+      T* out = dlogits.data() + r * v;
       if (mask.data()[r] == 0) {
-        out.setZero();
+        std::fill(out, out + v, T(0));
         return;
       }
-      out = scale * (vec(logits.data() + r * v, v) - lse.data()[r]).exp();
+      const T row_lse = lse.data()[r];
+      assign_through_aligned(out, v, [&](index_t o, index_t n, auto& e) {
+        e = scale * (vec(logits.data() + r * v + o, n) - row_lse).exp();
+      });
       out[targets.data()[r]] -= scale;
     });
   }
@@ -270,7 +277,7 @@ class cpu {
 
   template <real_scalar T>
   double sum(const_view<T> x) {
-    return reduce_chunks(x.numel(), [&](index_t i0, index_t len) { return double(vec(x.data() + i0, len).sum()); });
+    return reduce_chunks(x.numel(), [&](index_t i0, index_t len) { return double(sum_by_index(x.data() + i0, len)); });
   }
 
   template <real_scalar T>
@@ -358,6 +365,24 @@ class cpu {
   // reused by the gradient expressions (evaluating it into a chunk-sized heap
   // temporary made silu_backward 1.7x slower with AVX-512).
   static constexpr index_t sigmoid_block = 512;
+  // y[0, n) = an element-wise expression, made block by block in a 64-byte
+  // aligned stack buffer (body(offset, length, buffer) assigns the block's
+  // values) and copied out. Eigen evaluates the elements before a
+  // destination's first aligned one with its scalar functions and the rest
+  // with its vector ones, whose exp can differ in the last bit: written to y
+  // directly, the results would depend on where the heap put y.
+  static constexpr index_t aligned_block = 512;
+  template <class T, class Body>
+  static void assign_through_aligned(T* y, index_t n, Body&& body) {
+    alignas(64) T buffer[aligned_block];
+    for (index_t o = 0; o < n; o += aligned_block) {
+      const index_t len = std::min(aligned_block, n - o);
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64> e(buffer, len);
+      body(o, len, e);
+      std::copy(buffer, buffer + len, y + o);
+    }
+  }
+
   template <class T, class Body>
   static void for_sigmoid_blocks(const T* g, index_t len, Body&& body) {
     alignas(64) T buffer[sigmoid_block];
@@ -389,14 +414,33 @@ class cpu {
     return s;
   }
 
+  // Sum of p[0..n) in an order fixed by n alone: 16 running sums from element 0,
+  // then the tail, then the 16 sums in order. Eigen's sum() of a Map starts its
+  // vector lanes at the first 16/32/64-byte aligned element, so its rounding
+  // would depend on where the heap put the row.
+  template <class T>
+  static T sum_by_index(const T* p, index_t n) {
+    constexpr index_t lanes = 16;
+    T acc[lanes] = {};
+    index_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+      for (index_t j = 0; j < lanes; ++j) acc[j] += p[i + j];
+    }
+    T s = T(0);
+    for (; i < n; ++i) s += p[i];
+    for (T a : acc) s += a;
+    return s;
+  }
+
   template <class T>
   static void softmax_row(const T* x, index_t n, index_t visible, T scale, T* y) {
     const auto xr = vec(x, visible);
     auto yr = vec(y, visible);
     const T mx = (scale * xr).maxCoeff();
-    yr = (scale * xr - mx).exp();
+    assign_through_aligned(y, visible,
+                           [&](index_t o, index_t len, auto& e) { e = (scale * vec(x + o, len) - mx).exp(); });
     flush_subnormal_exp(y, visible);  // masked (-inf) scores -> exactly 0
-    yr /= yr.sum();
+    yr /= sum_by_index(y, visible);
     std::fill(y + visible, y + n, T(0));
   }
 
