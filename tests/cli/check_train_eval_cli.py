@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from same_training import check_same_training
+from same_training import check_same_training, check_stages_from_one_start
 
 lsk, source, work = sys.argv[1], sys.argv[2], sys.argv[3]
 shutil.rmtree(work, ignore_errors=True)
@@ -94,7 +94,23 @@ for name, flags in layouts.items():
         metric_runs[name] = [json.loads(line) for line in f]
     check(len(metric_runs[name]) == sum(s["steps"] for s in stages), f"{name}: {len(metric_runs[name])} metrics lines")
 for name in list(layouts)[1:]:
-    check_same_training(metric_runs["one rank"], metric_runs[name], stages, name, check)
+    check_same_training(metric_runs["one rank"], metric_runs[name], name, check)
+
+
+def train_alone(label, stage_plan, init, layout):
+    d = os.path.join(work, "alone", label)
+    r = run(["train", "--plan", stage_plan, "--text", *text, "--tokenizer", "byte", "--attention", "tiled",
+             "--out", d, "--fresh", "--init", init, *layouts[layout]])
+    if r.returncode != 0:
+        print(r.stderr[-2000:])
+        return None
+    with open(os.path.join(d, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+os.makedirs(os.path.join(work, "alone"))
+check_stages_from_one_start(train_alone, plan, os.path.join(work, "one_rank"), os.path.join(work, "alone"),
+                            list(layouts)[1:], check)
 
 # Every stage: final weights, checkpoints, done.json with its evaluation, needle heatmap.
 for s in stages:
