@@ -15,6 +15,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string_view>
 
 #include "lsk/backends/cpu/gemm.hpp"
@@ -127,7 +128,7 @@ class cpu {
   template <real_scalar T>
   void silu_forward(const_view<T> x, tensor_view<T> y) {
     for_chunks(x.numel(), [&](index_t i0, index_t len) {
-      assign_through_aligned(y.data() + i0, len, [&](index_t o, index_t n, auto& e) {
+      assign_elementwise(y.data() + i0, len, [&](index_t o, index_t n, auto& e) {
         const auto xv = vec(x.data() + i0 + o, n);
         e = xv / (T(1) + (-xv).exp());
       });
@@ -147,7 +148,7 @@ class cpu {
   template <real_scalar T>
   void swiglu_forward(const_view<T> gate, const_view<T> up, tensor_view<T> y) {
     for_chunks(gate.numel(), [&](index_t i0, index_t len) {
-      assign_through_aligned(y.data() + i0, len, [&](index_t o, index_t n, auto& e) {
+      assign_elementwise(y.data() + i0, len, [&](index_t o, index_t n, auto& e) {
         const auto g = vec(gate.data() + i0 + o, n);
         e = g / (T(1) + (-g).exp()) * vec(up.data() + i0 + o, n);
       });
@@ -221,7 +222,7 @@ class cpu {
         return;
       }
       const T row_lse = lse.data()[r];
-      assign_through_aligned(out, v, [&](index_t o, index_t n, auto& e) {
+      assign_elementwise(out, v, [&](index_t o, index_t n, auto& e) {
         e = scale * (vec(logits.data() + r * v + o, n) - row_lse).exp();
       });
       out[targets.data()[r]] -= scale;
@@ -365,22 +366,47 @@ class cpu {
   // reused by the gradient expressions (evaluating it into a chunk-sized heap
   // temporary made silu_backward 1.7x slower with AVX-512).
   static constexpr index_t sigmoid_block = 512;
-  // y[0, n) = an element-wise expression, made block by block in a 64-byte
-  // aligned stack buffer (body(offset, length, buffer) assigns the block's
-  // values) and copied out. Eigen evaluates the elements before a
-  // destination's first aligned one with its scalar functions and the rest
-  // with its vector ones, whose exp can differ in the last bit: written to y
-  // directly, the results would depend on where the heap put y.
-  static constexpr index_t aligned_block = 512;
+  // y[0, n) = an element-wise expression with every element made by the same
+  // Eigen functions whatever y's alignment. Eigen evaluates the elements before
+  // a destination's first aligned one, and those after its last whole packet,
+  // with its scalar functions, whose exp can differ from its vector exp in the
+  // last bit: written to y directly, results would depend on where the heap put
+  // y. body(offset, length, out) assigns elements [offset, offset + length) of
+  // the expression to out, a 64-byte aligned map. Short rows (n < 256) are made
+  // in an aligned stack buffer and copied (their scalar tail then depends on n
+  // alone). Longer ones: the 64-byte aligned middle, a whole number of 64-byte
+  // windows, is written directly, and the few elements before and after it are
+  // copied from the expression made over the first and the last whole window
+  // (element-wise, so an element's value does not depend on its window; both
+  // windows are made before the middle is written, so y may be the input).
   template <class T, class Body>
-  static void assign_through_aligned(T* y, index_t n, Body&& body) {
-    alignas(64) T buffer[aligned_block];
-    for (index_t o = 0; o < n; o += aligned_block) {
-      const index_t len = std::min(aligned_block, n - o);
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64> e(buffer, len);
-      body(o, len, e);
-      std::copy(buffer, buffer + len, y + o);
+  static void assign_elementwise(T* y, index_t n, Body&& body) {
+    using aligned_map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
+    constexpr index_t window = 64 / static_cast<index_t>(sizeof(T));
+    constexpr index_t short_row = 16 * window;
+    if (n < short_row) {
+      alignas(64) T buffer[short_row];
+      aligned_map e(buffer, n);
+      body(0, n, e);
+      std::copy(buffer, buffer + n, y);
+      return;
     }
+    const auto misalignment = static_cast<index_t>(reinterpret_cast<std::uintptr_t>(y) % 64);
+    const index_t head = misalignment == 0 ? 0 : (64 - misalignment) / static_cast<index_t>(sizeof(T));
+    const index_t middle = (n - head) / window * window, tail = n - head - middle;
+    alignas(64) T first[window], last[window];
+    if (head > 0) {
+      aligned_map e(first, window);
+      body(0, window, e);
+    }
+    if (tail > 0) {
+      aligned_map e(last, window);
+      body(n - window, window, e);
+    }
+    aligned_map e(y + head, middle);
+    body(head, middle, e);
+    std::copy(first, first + head, y);
+    std::copy(last + window - tail, last + window, y + head + middle);
   }
 
   template <class T, class Body>
@@ -437,8 +463,7 @@ class cpu {
     const auto xr = vec(x, visible);
     auto yr = vec(y, visible);
     const T mx = (scale * xr).maxCoeff();
-    assign_through_aligned(y, visible,
-                           [&](index_t o, index_t len, auto& e) { e = (scale * vec(x + o, len) - mx).exp(); });
+    assign_elementwise(y, visible, [&](index_t o, index_t len, auto& e) { e = (scale * vec(x + o, len) - mx).exp(); });
     flush_subnormal_exp(y, visible);  // masked (-inf) scores -> exactly 0
     yr /= sum_by_index(y, visible);
     std::fill(y + visible, y + n, T(0));
