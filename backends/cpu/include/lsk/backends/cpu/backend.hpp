@@ -420,42 +420,35 @@ class cpu {
     }
   }
 
-  // Sum of p[i]^2 in double. Independent accumulators let the compiler
-  // vectorise the float-to-double conversion; Eigen's
-  // cast<double>().square().sum() runs scalar (9x slower with AVX-512).
-  template <class T>
-  static double sum_squares_double(const T* p, index_t n) {
+  // Sum of f(p[i]) over i < n in an order fixed by n alone: 16 running sums
+  // from element 0 (independent accumulators, which the compiler vectorises),
+  // then the tail, then the 16 sums in order. Eigen's sum() of a Map starts its
+  // vector lanes at the first aligned element, so its rounding would depend on
+  // where the heap put the data; its cast<double>().square().sum() runs scalar
+  // (9x slower with AVX-512).
+  template <class Acc, class T, class F>
+  static Acc sum_in_lanes(const T* p, index_t n, F f) {
     constexpr index_t lanes = 16;
-    double acc[lanes] = {};
+    Acc acc[lanes] = {};
     index_t i = 0;
     for (; i + lanes <= n; i += lanes) {
-      for (index_t j = 0; j < lanes; ++j) {
-        const auto v = static_cast<double>(p[i + j]);
-        acc[j] += v * v;
-      }
+      for (index_t j = 0; j < lanes; ++j) acc[j] += f(p[i + j]);
     }
-    double s = 0.0;
-    for (; i < n; ++i) s += static_cast<double>(p[i]) * static_cast<double>(p[i]);
-    for (double a : acc) s += a;
+    Acc s = Acc(0);
+    for (; i < n; ++i) s += f(p[i]);
+    for (Acc a : acc) s += a;
     return s;
   }
-
-  // Sum of p[0..n) in an order fixed by n alone: 16 running sums from element 0,
-  // then the tail, then the 16 sums in order. Eigen's sum() of a Map starts its
-  // vector lanes at the first 16/32/64-byte aligned element, so its rounding
-  // would depend on where the heap put the row.
+  template <class T>
+  static double sum_squares_double(const T* p, index_t n) {
+    return sum_in_lanes<double>(p, n, [](T x) {
+      const auto v = static_cast<double>(x);
+      return v * v;
+    });
+  }
   template <class T>
   static T sum_by_index(const T* p, index_t n) {
-    constexpr index_t lanes = 16;
-    T acc[lanes] = {};
-    index_t i = 0;
-    for (; i + lanes <= n; i += lanes) {
-      for (index_t j = 0; j < lanes; ++j) acc[j] += p[i + j];
-    }
-    T s = T(0);
-    for (; i < n; ++i) s += p[i];
-    for (T a : acc) s += a;
-    return s;
+    return sum_in_lanes<T>(p, n, [](T x) { return x; });
   }
 
   template <class T>
