@@ -6,11 +6,12 @@
 //
 //   long_context_step [--tokens 131072] [--layers 2] [--hidden 64] [--heads 2]
 //                     [--kv-heads 1] [--vocab 512] [--ffn 172] [--documents 0]
-//                     [--attention tiled|naive]
-// --documents N packs the sequence as N equal documents (document mask and
-// position resets). Peak memory is the process's maximum resident set
-// (getrusage), which includes the weights, gradients, AdamW moments and every
-// activation kept for backward.
+//                     [--attention tiled|naive] [--recompute 0|1] [--head-chunk 0]
+// --recompute 1 keeps one layer's activations and recomputes the others in
+// backward (llama_config::recompute_activations); --head-chunk N runs the LM
+// head in chunks of N tokens (llama_config::head_chunk_tokens). --documents N packs the sequence as N equal documents
+// (document mask and position resets). Peak memory is the process's maximum resident set (getrusage), which includes
+// the weights, gradients, AdamW moments and every activation kept for backward.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -38,7 +39,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  lsk::index_t tokens = 131072, layers = 2, hidden = 64, heads = 2, kv_heads = 1, vocab = 512, ffn = 172, documents = 0;
+  lsk::index_t tokens = 131072, layers = 2, hidden = 64, heads = 2, kv_heads = 1, vocab = 512, ffn = 172, documents = 0,
+               recompute = 0, head_chunk = 0;
   std::string attention = "tiled";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view key = argv[i];
@@ -64,6 +66,10 @@ int main(int argc, char** argv) {
       ffn = v;
     else if (key == "--documents")
       documents = v;
+    else if (key == "--recompute")
+      recompute = v;
+    else if (key == "--head-chunk")
+      head_chunk = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -80,6 +86,8 @@ int main(int argc, char** argv) {
     c.max_position_embeddings = tokens;
     c.tie_word_embeddings = true;
     c.attention = lsk::attention::parse_attention_kind(attention);
+    c.recompute_activations = recompute != 0;
+    c.head_chunk_tokens = head_chunk;
     c.validate();
     const double naive_gib = double(layers) * double(heads) * double(tokens) * double(tokens) * 4.0 / (1 << 30);
     std::printf(
@@ -88,8 +96,9 @@ int main(int argc, char** argv) {
         static_cast<long long>(layers), static_cast<long long>(hidden), static_cast<long long>(heads),
         static_cast<long long>(kv_heads), static_cast<long long>(c.head_size()), static_cast<long long>(vocab),
         static_cast<long long>(ffn), static_cast<long long>(c.parameter_count()));
-    std::printf("sequence: %lld tokens, %lld documents, attention %s (naive probabilities would need %.1f GiB)\n",
-                static_cast<long long>(tokens), static_cast<long long>(documents), attention.c_str(), naive_gib);
+    std::printf("sequence: %lld tokens, %lld documents, attention %s (naive probabilities would need %.1f GiB)%s\n",
+                static_cast<long long>(tokens), static_cast<long long>(documents), attention.c_str(), naive_gib,
+                recompute != 0 ? ", activations recomputed" : "");
     std::fflush(stdout);
 
     lsk::rng g(1);
@@ -132,7 +141,9 @@ int main(int argc, char** argv) {
     std::printf("loss %.4f (ln vocab %.4f)\n", loss, std::log(double(vocab)));
     std::printf("time: forward %.1f s, backward %.1f s, optimizer %.3f s, threads %d\n", t_fwd, t_bwd, t_opt,
                 lsk::backends::cpu::threads());
-    std::printf("peak memory (max RSS): %.1f MiB (%.1f MiB before the step)\n", peak_rss_mib(), rss_before);
+    std::printf(
+        "peak memory (max RSS): %.1f MiB (%.1f MiB before the step); activations and backward scratch %.1f MiB\n",
+        peak_rss_mib(), rss_before, double(model.activation_elements()) * sizeof(float) / (1024.0 * 1024.0));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

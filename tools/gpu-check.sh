@@ -141,6 +141,20 @@ step "recipe-size train step: f32 / bf16 / tf32 products, head dim 32 and 64" 90
       --batch 16 --steps 50 --warmup 5 --matmul "$p" || exit 1
   done; done' "$bin/bench_train_step"
 step "naive attention on the GPU: per-sequence vs per-head products" 45 no "$bin/bench_naive_attention"
+# Memory options on the card: the ~125M step with every layer's activations kept, with one layer's
+# kept (the others recomputed in backward), and with the LM head in chunks of 2048 tokens as well;
+# at seq 2048 and at 8192 tokens per sequence, where activation memory is what limits the batch.
+# shellcheck disable=SC2016  # expanded by the inner bash
+step "~125M train step: activations kept / recomputed / + LM head in chunks (seq 2048, 8192)" 150 no bash -c '
+  bench=$0
+  for shape in "2048 4" "8192 1"; do
+    for opts in "--recompute 0" "--recompute 1" "--recompute 1 --head-chunk 2048"; do
+      set -- $shape
+      echo "== seq $1, batch $2, $opts"
+      # shellcheck disable=SC2086  # opts is a list of arguments
+      "$bench" --seq "$1" --batch "$2" --steps 5 --warmup 2 $opts || exit 1
+    done
+  done' "$bin/bench_train_step"
 ncu_bin=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -n "$ncu_bin" ]; then
   step "lsk train step kernel times (ncu)" 150 no python3 "$root/bench/cuda/kernel_breakdown.py" \

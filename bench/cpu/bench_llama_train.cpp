@@ -4,7 +4,7 @@
 //
 //   bench_llama_train [--seq 512] [--batch 8] [--warmup 2] [--steps 5]
 //                     [--peak-n 2048] [--peak-reps 5] [--threads 0]
-//                     [--attention naive|tiled]
+//                     [--attention naive|tiled] [--recompute 0|1] [--head-chunk 0]
 //
 // Model (random init, untied head): d_model 256, 4 layers, 4 heads of 64,
 // 2 kv heads, ffn 704, vocab 4096, RoPE theta 10000; attention naive (the
@@ -27,7 +27,13 @@
 // lsk::matmul on the same backend and threads, measured before and again after
 // the training steps (the better of the two counts: on a shared machine one
 // of them may be slowed down by other work).
-// Peak RSS: getrusage's ru_maxrss of this process (one configuration per run).
+// --recompute 1: llama_config::recompute_activations (each layer's activations
+// recomputed in backward; not counted in the model FLOPs, so it lowers MFU).
+// --head-chunk N: llama_config::head_chunk_tokens (the LM head in chunks of N
+// tokens, each chunk's logits recomputed in backward; not counted either).
+// Peak RSS: getrusage's ru_maxrss of this process (one configuration per run);
+// activation MiB: what the model holds for a training step besides weights and
+// gradients (llama::activation_elements).
 //
 // Output: human-readable lines, then one line
 //   RESULT impl=lsk-<attention> seq=... tokens_per_s=... step_ms=... ...
@@ -54,6 +60,8 @@ using clock_type = std::chrono::steady_clock;
 struct options {
   index_t seq = 512, batch = 8;
   int warmup = 2, steps = 5, peak_reps = 5, threads = 0;
+  bool recompute = false;
+  index_t head_chunk = 0;
   index_t peak_n = 2048;
   lsk::attention::attention_kind attention = lsk::attention::attention_kind::naive;
 };
@@ -85,6 +93,10 @@ options parse(int argc, char** argv) {
       o.peak_reps = static_cast<int>(v);
     } else if (a == "--threads") {
       o.threads = static_cast<int>(v);
+    } else if (a == "--recompute") {
+      o.recompute = v != 0;
+    } else if (a == "--head-chunk") {
+      o.head_chunk = v;
     } else {
       std::fprintf(stderr, "bench_llama_train: unknown option %s\n", argv[i - 1]);
       std::exit(2);
@@ -162,7 +174,9 @@ int main(int argc, char** argv) {
 
   const double peak_before = matmul_peak_gflops(be, o.peak_n, o.peak_reps);
 
-  const auto cfg = reference_config(o.seq, o.attention);
+  auto cfg = reference_config(o.seq, o.attention);
+  cfg.model.recompute_activations = o.recompute;
+  cfg.model.head_chunk_tokens = o.head_chunk;
   lsk::rng g(1234);
   lsk::model::llama_weights<float> w(cfg.model);
   w.init(g, 0.02);
@@ -214,10 +228,13 @@ int main(int argc, char** argv) {
   const double gflops = tps * fpt * 1e-9;
   const double mfu = gflops / peak;
   const double rss = peak_rss_mib();
+  const double activation_mib = double(model.activation_elements()) * sizeof(float) / (1024.0 * 1024.0);
 
   const std::string attention(lsk::attention::to_string(o.attention));
-  std::printf("lsk cpu backend (%s matmul), %s attention, %d threads\n",
-              be.options().gemm == lsk::backends::gemm_engine::blas ? "OpenBLAS" : "Eigen", attention.c_str(), threads);
+  std::printf("lsk cpu backend (%s matmul), %s attention%s, %d threads\n",
+              be.options().gemm == lsk::backends::gemm_engine::blas ? "OpenBLAS" : "Eigen", attention.c_str(),
+              o.recompute ? ", activations recomputed" : "", threads);
+  if (o.head_chunk > 0) std::printf("LM head in chunks of %lld tokens\n", static_cast<long long>(o.head_chunk));
   std::printf("config: d_model 256, 4 layers, 4 heads x 64, 2 kv heads, ffn 704, vocab 4096, seq %lld, batch %lld\n",
               static_cast<long long>(o.seq), static_cast<long long>(o.batch));
   std::printf("parameters: %lld; model FLOPs per token (6N + 12LHQT): %.2f M\n",
@@ -229,11 +246,12 @@ int main(int argc, char** argv) {
   std::printf("loss: first %.4f, last %.4f\n", first_loss, last_loss);
   std::printf("throughput: %.0f tokens/s, %.1f GFLOP/s, MFU %.1f%% of the measured matmul peak\n", tps, gflops,
               mfu * 100.0);
-  std::printf("peak RSS: %.0f MiB\n", rss);
+  std::printf("peak RSS: %.0f MiB; activations and backward scratch: %.0f MiB\n", rss, activation_mib);
   std::printf(
       "RESULT impl=lsk-%s seq=%lld batch=%lld threads=%d step_ms=%.2f tokens_per_s=%.1f mflop_per_token=%.3f "
-      "gflops=%.2f peak_gflops=%.2f mfu=%.4f rss_mib=%.0f\n",
+      "gflops=%.2f peak_gflops=%.2f mfu=%.4f rss_mib=%.0f recompute=%d head_chunk=%lld "
+      "activation_mib=%.1f\n",
       attention.c_str(), static_cast<long long>(o.seq), static_cast<long long>(o.batch), threads, median * 1e3, tps,
-      fpt * 1e-6, gflops, peak, mfu, rss);
+      fpt * 1e-6, gflops, peak, mfu, rss, o.recompute ? 1 : 0, static_cast<long long>(o.head_chunk), activation_mib);
   return 0;
 }

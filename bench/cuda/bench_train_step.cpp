@@ -4,7 +4,7 @@
 //
 //   bench_train_step [--hidden 768] [--layers 12] [--heads 12] [--kv-heads 12] [--intermediate 2048]
 //                    [--vocab 32000] [--seq 2048] [--batch 4] [--steps 10] [--warmup 3] [--matmul bf16|tf32|f32]
-//                    [--profile 1]
+//                    [--profile 1] [--recompute 1] [--head-chunk N]
 //
 // Defaults: a ~125M-parameter Llama (GPT-2 small shapes, untied head) at
 // sequence 2048, bf16 tensor-core matmuls and flash attention on f32 weights.
@@ -21,6 +21,11 @@
 // --profile 1: after the warm-up, one step between cudaProfilerStart and
 // cudaProfilerStop, then exit (bench/cuda/kernel_breakdown.py runs it under
 // Nsight Compute with --profile-from-start off: the kernels of one step).
+// --recompute 1: llama_config::recompute_activations (one layer's activations
+// kept, the others recomputed in backward; the FLOP count stays the model's,
+// so the recomputation lowers MFU); --head-chunk N: llama_config::head_chunk_tokens
+// (the LM head in chunks of N tokens, each chunk's logits recomputed in backward);
+// the activation MiB line says what they save.
 // bench/cuda/torch_train_step.py runs the same model in PyTorch eager.
 #include <cuda_profiler_api.h>
 
@@ -44,7 +49,8 @@ struct args {
   index_t hidden = 768, layers = 12, heads = 12, kv_heads = 12, intermediate = 2048, vocab = 32000, seq = 2048,
           batch = 4;
   int steps = 10, warmup = 3;
-  bool profile = false;
+  bool profile = false, recompute = false;
+  index_t head_chunk = 0;
   std::string matmul = "bf16";
 };
 
@@ -75,6 +81,10 @@ args parse(int argc, char** argv) {
       a.warmup = std::atoi(v);
     else if (k == "--profile")
       a.profile = std::atoi(v) != 0;
+    else if (k == "--recompute")
+      a.recompute = std::atoi(v) != 0;
+    else if (k == "--head-chunk")
+      a.head_chunk = std::atoll(v);
     else if (k == "--matmul")
       a.matmul = v;
     else {
@@ -126,6 +136,8 @@ int run(const args& a) {
   c.model.num_key_value_heads = a.kv_heads;
   c.model.max_position_embeddings = a.seq;
   c.model.tie_word_embeddings = false;
+  c.model.recompute_activations = a.recompute;
+  c.model.head_chunk_tokens = a.head_chunk;
   c.rope.head_dim = c.model.head_size();
   c.rope.max_position_embeddings = a.seq;
 
@@ -187,6 +199,9 @@ int run(const args& a) {
               "loss");
   std::printf("%-10s %10.1f %12.0f %10.1f %14.1f %7.1f%% %8.4f\n", "lsk", step_s * 1e3, tokens / step_s, achieved, peak,
               100.0 * achieved / peak, loss);
+  std::printf("activations and backward scratch: %.0f MiB%s\n",
+              double(m.activation_elements()) * sizeof(float) / (1024.0 * 1024.0),
+              a.recompute ? " (recomputed: one layer's kept)" : "");
   return 0;
 }
 }  // namespace

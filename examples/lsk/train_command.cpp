@@ -1,5 +1,6 @@
 // lsk train --plan FILE --text PATH... [--heldout FILE] [--out DIR] [--tokenizer byte|FILE.model]
-//           [--attention naive|tiled] [--fresh] [--init MODEL_DIR] [--data-parallel N]
+//           [--attention naive|tiled] [--recompute-activations] [--head-chunk-tokens N] [--fresh]
+//           [--init MODEL_DIR] [--data-parallel N]
 //           [--context-parallel P] [--launcher threads|mpi] [--backend cpu|cuda] [--matmul f32|tf32|bf16]
 // Runs every stage of the plan with lsk::recipe::run on the cpu backend (with
 // --backend cuda, lsk built with LSK_ENABLE_CUDA: training on the GPU, its
@@ -64,6 +65,8 @@ struct train_args {
   std::string matmul = "f32";   // --backend cuda: f32, tf32 or bf16 tensor-core matmuls
   std::vector<std::string> text;
   bool fresh = false;
+  bool recompute = false;                       // keep one layer's activations, recompute the others in backward
+  lsk::index_t head_chunk = 0;                  // LM head and cross-entropy over chunks of this many tokens (0: all)
   int data_parallel = 0, context_parallel = 1;  // data_parallel 0: not given (1 with threads, N / P with MPI)
   std::string launcher = "threads";
 };
@@ -223,6 +226,8 @@ void run_train(const train_args& a, std::shared_ptr<const Tok> tok, const lsk::t
   }
   config.model.attention =
       a.attention == "tiled" ? lsk::attention::attention_kind::tiled : lsk::attention::attention_kind::naive;
+  config.model.recompute_activations = a.recompute;
+  config.model.head_chunk_tokens = a.head_chunk;
   const auto make_data = lsk::recipe::make_plan_data(tok, corpus);
   std::vector<lsk::recipe::stage_result> results;
   const int ranks = std::max(a.data_parallel, 1) * a.context_parallel;
@@ -371,6 +376,13 @@ void add_train_command(CLI::App& app) {
                   "--backend cuda: f32 matmuls, or tf32 / bf16 tensor cores (f32 accumulation and weights; "
                   "bf16 rounds the operands to bf16 copies first)")
       ->check(CLI::IsMember({"f32", "tf32", "bf16"}));
+  cmd->add_flag("--recompute-activations", args->recompute,
+                "keep one layer's activations in training and recompute each layer's in backward (less memory, one "
+                "more forward of the layers per step, the same results)");
+  cmd->add_option("--head-chunk-tokens", args->head_chunk,
+                  "run the LM head and cross-entropy over chunks of N tokens, recomputing each chunk's logits in "
+                  "backward (logits memory of N tokens instead of all; 0: all at once)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--fresh", args->fresh, "start over instead of resuming");
   cmd->add_option("--init", args->init, "start the first stage from this Hugging Face model directory")
       ->check(CLI::ExistingDirectory);

@@ -5,7 +5,9 @@ one fixture text held out; then checks that every stage left its final weights, 
 done.json (with its evaluation) and needle heatmap, that metrics.jsonl has one line per step
 with the documented fields, that each stage's loss fell (mean of the last 20% of steps below
 the first 20%), that report.md sums up every stage, and that `lsk eval needle|synl|ppl` run on
-the final model and print their tables. Bad options are errors naming the option (exit 1).
+the final model and print their tables; that the plan trains to the same losses across
+layouts and with --head-chunk-tokens, and with --recompute-activations to the same bits. Bad
+options are errors naming the option (exit 1).
 
 Usage: check_train_eval_cli.py LSK_BINARY SOURCE_DIR WORK_DIR
 """
@@ -95,6 +97,28 @@ for name, flags in layouts.items():
     check(len(metric_runs[name]) == sum(s["steps"] for s in stages), f"{name}: {len(metric_runs[name])} metrics lines")
 for name in list(layouts)[1:]:
     check_same_training(metric_runs["one rank"], metric_runs[name], name, check)
+
+# Recomputing activations in backward changes what is kept, not the arithmetic:
+# every step's loss and gradient norm are those of the one-rank run, to the bit.
+recompute_dir = os.path.join(work, "recompute")
+r = run(["train", "--plan", no_eval_path, "--text", *text, "--tokenizer", "byte", "--attention", "tiled",
+         "--out", recompute_dir, "--fresh", "--recompute-activations"])
+check(r.returncode == 0, f"--recompute-activations: {r.stderr[-2000:]}")
+with open(os.path.join(recompute_dir, "metrics.jsonl")) as f:
+    recomputed = [json.loads(line) for line in f]
+same = ([(m["loss"], m["grad_norm"]) for m in recomputed] ==
+        [(m["loss"], m["grad_norm"]) for m in metric_runs["one rank"]])
+print(f"--recompute-activations: {len(recomputed)} steps, losses and gradient norms equal to one rank's: {same}")
+check(same, "--recompute-activations changed the losses or gradient norms")
+
+# The LM head in chunks of 37 tokens (the last chunk of each batch shorter): the
+# one-rank losses up to the order in which the head's weight gradient is summed.
+chunk_dir = os.path.join(work, "head_chunks")
+r = run(["train", "--plan", no_eval_path, "--text", *text, "--tokenizer", "byte", "--attention", "tiled",
+         "--out", chunk_dir, "--fresh", "--head-chunk-tokens", "37"])
+check(r.returncode == 0, f"--head-chunk-tokens 37: {r.stderr[-2000:]}")
+with open(os.path.join(chunk_dir, "metrics.jsonl")) as f:
+    check_same_training(metric_runs["one rank"], [json.loads(line) for line in f], "--head-chunk-tokens 37", check)
 
 
 def train_alone(label, stage_plan, init, layout):

@@ -61,6 +61,15 @@ lsk::train::trainer_options options(const fs::path& dir = {}) {
   o.checkpoint_dir = dir;
   return o;
 }
+
+// Trains m `steps` steps on the cpu backend with options(); the losses.
+std::vector<double> train_on_host(lsk::model::llama<float>& m, const lsk::model::hf_config& cfg, int steps) {
+  lsk::backends::cpu cpu;
+  lsk::train::trainer t(m, cfg, options());
+  std::vector<double> losses;
+  for (int s = 0; s < steps; ++s) losses.push_back(t.step(cpu, make_batch).loss);
+  return losses;
+}
 }  // namespace
 
 TEST_CASE("device tensors keep their elements in the device's memory", "[tensor][device]") {
@@ -174,11 +183,8 @@ TEST_CASE("the trainer trains a device model exactly as a host model, and resume
   fs::remove_all(dir);
   const auto cfg = tiny_config();
 
-  lsk::backends::cpu cpu;
   auto host_model = fresh_model(cfg);
-  lsk::train::trainer host_trainer(host_model, cfg, options());
-  std::vector<double> host_losses;
-  for (int s = 0; s < 6; ++s) host_losses.push_back(host_trainer.step(cpu, make_batch).loss);
+  const auto host_losses = train_on_host(host_model, cfg, 6);
 
   device be;
   lsk::backend_memory<device> memory(be);
@@ -200,6 +206,27 @@ TEST_CASE("the trainer trains a device model exactly as a host model, and resume
   REQUIRE(device_losses == host_losses);
   require_same_weights(host_model.weights, m.weights);
   fs::remove_all(dir);
+}
+
+TEST_CASE("a device model recomputing its activations trains as a host model keeping them (LM head in chunks)",
+          "[train][device][recompute][head]") {
+  const auto cfg = tiny_config();
+  auto host_model = fresh_model(cfg);
+  host_model.config.head_chunk_tokens = 5;
+  const auto host_losses = train_on_host(host_model, cfg, 4);
+
+  device be;
+  lsk::backend_memory<device> memory(be);
+  auto m = fresh_model(cfg);
+  m.config.recompute_activations = true;
+  m.config.head_chunk_tokens = 5;
+  m.to(&memory);
+  lsk::train::trainer t(m, cfg, options());
+  std::vector<double> device_losses;
+  for (int s = 0; s < 4; ++s) device_losses.push_back(t.step(be, make_batch).loss);
+  CHECK(device_losses == host_losses);
+  require_same_weights(host_model.weights, m.weights);
+  CHECK(m.activation_elements() < host_model.activation_elements());
 }
 
 TEST_CASE("data parallelism on device models sums device gradients like host ranks do", "[train][device][dist]") {

@@ -168,6 +168,17 @@ TEST_CASE("ring attention matches the single-rank tiled attention for P = 2, 3, 
 }
 
 namespace {
+// Two sequences of `len` uniformly random tokens and targets below `vocab`.
+lsk::model::token_batch two_random_sequences(index_t len, std::uint32_t vocab, std::uint64_t seed) {
+  lsk::rng g(seed);
+  lsk::model::token_batch b(2, len);
+  for (index_t i = 0; i < b.size(); ++i) {
+    b.tokens(i) = static_cast<std::int32_t>(g.below(vocab));
+    b.targets(i) = static_cast<std::int32_t>(g.below(vocab));
+  }
+  return b;
+}
+
 // A tiny Llama (hidden 16, 4 heads on 2 kv heads, tiled attention, 32 positions)
 // ready for training, its weights drawn from `seed`.
 lsk::model::llama<float> small_model(index_t vocab, index_t layers, bool tied, std::uint64_t seed) {
@@ -320,12 +331,7 @@ TEST_CASE("gradient reducer: misuse is an error that says what", "[dist][data_pa
 TEST_CASE("context-parallel model over P = 1, 2, 3 ranks equals one rank on whole sequences",
           "[dist][context_parallel]") {
   const index_t len = 24;
-  lsk::rng g(9);
-  lsk::model::token_batch whole(2, len);
-  for (index_t i = 0; i < whole.size(); ++i) {
-    whole.tokens(i) = static_cast<std::int32_t>(g.below(19));
-    whole.targets(i) = static_cast<std::int32_t>(g.below(19));
-  }
+  lsk::model::token_batch whole = two_random_sequences(len, 19, 9);
   whole.loss_mask(5) = 0;
   whole.loss_mask(30) = 0;
   const bool documents = GENERATE(false, true);
@@ -377,6 +383,41 @@ TEST_CASE("context-parallel model over P = 1, 2, 3 ranks equals one rank on whol
   CHECK(max_rel(gathered, logits) <= 1e-5);
   for (int r = 1; r < ranks; ++r) CHECK(reduced[static_cast<std::size_t>(r)] == reduced[0]);
   CHECK(max_rel(reduced[0], expected) <= 1e-5);
+}
+
+TEST_CASE("context-parallel ranks recomputing their activations train the same bits as ranks keeping them",
+          "[dist][context_parallel][recompute]") {
+  lsk::model::token_batch whole = two_random_sequences(24, 19, 19);
+  const std::vector<index_t> first{7, 10, 7}, second{13, 11};
+  whole.set_documents(0, first);
+  whole.set_documents(1, second);
+  const int ranks = 3;
+  std::vector<std::vector<float>> kept(ranks), recomputed(ranks);
+  std::vector<std::vector<double>> kept_losses(ranks), recomputed_losses(ranks);
+  dist::thread_world world(ranks);
+  world.run([&](dist::thread_communicator& comm) {
+    dist::any_communicator any(comm);
+    const auto rank = static_cast<std::size_t>(comm.rank());
+    const auto shard = lsk::model::context_shard(whole, comm.rank(), ranks);
+    const double global = dist::all_reduce_count(any, double(shard.valid_tokens()));
+    lsk::backends::cpu local;
+    for (bool recompute : {false, true}) {
+      auto m = small_model(19, 3, false, 21);
+      m.config.recompute_activations = recompute;
+      m.set_context_parallel(&any);
+      auto& losses = recompute ? recomputed_losses[rank] : kept_losses[rank];
+      for (int pass = 0; pass < 2; ++pass) {  // two micro-batches: gradients accumulate
+        losses.push_back(m.forward(local, shard, global).loss);
+        m.backward(local);
+      }
+      (recompute ? recomputed : kept)[rank] = flat_grads(m);
+    }
+  });
+  for (std::size_t r = 0; r < ranks; ++r) {
+    CAPTURE(r);
+    CHECK(recomputed_losses[r] == kept_losses[r]);
+    CHECK(recomputed[r] == kept[r]);
+  }
 }
 
 TEST_CASE("context parallelism: shapes that do not split are errors that say so", "[dist][context_parallel]") {

@@ -327,3 +327,179 @@ TEST_CASE("a tiny llama overfits a fixed batch", "[model][training]") {
   CHECK(first > 2.0);
   CHECK(last < 0.05);
 }
+
+namespace {
+// Every gradient (then weight) element of two models, in order.
+template <class T>
+std::vector<T> all_values(const llama_weights<T>& w) {
+  std::vector<T> out;
+  w.for_each([&](const std::string&, const lsk::tensor<T>& t) {
+    out.insert(out.end(), t.values().begin(), t.values().end());
+  });
+  return out;
+}
+
+// Three AdamW steps of a model, each over two micro-batches; returns the losses.
+template <class T, class B>
+std::vector<double> train_three_steps(B& be, llama<T>& m, const std::vector<token_batch>& micro) {
+  m.enable_training();
+  lsk::optim::adamw<T> opt({.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1});
+  m.weights.for_each([&](const std::string& name, lsk::tensor<T>& t) {
+    m.grads.for_each([&](const std::string& gname, lsk::tensor<T>& gt) {
+      if (gname == name) opt.add(t.view(), gt.view());
+    });
+  });
+  double total = 0;
+  for (const auto& b : micro) total += static_cast<double>(b.valid_tokens());
+  std::vector<double> losses;
+  for (int step = 0; step < 3; ++step) {
+    m.zero_grad();
+    for (const auto& b : micro) {
+      losses.push_back(m.forward(be, b, total).loss);
+      m.backward(be);
+    }
+    opt.step(be);
+  }
+  return losses;
+}
+
+template <class T, class B>
+void check_recompute_is_exact(lsk::attention::attention_kind attention, index_t kv_heads, bool documents) {
+  auto c = tiny_config(false, kv_heads);
+  c.num_hidden_layers = 3;
+  c.max_position_embeddings = 32;
+  c.attention = attention;
+  auto kept = make_model<T>(c, 21);
+  c.recompute_activations = true;
+  auto recomputed = make_model<T>(c, 21);
+  lsk::rng g(22);
+  std::vector<token_batch> micro{random_batch(g, 2, 9, c.vocab_size), random_batch(g, 3, 9, c.vocab_size)};
+  if (documents) {
+    const index_t lengths[] = {4, 5};
+    for (auto& b : micro) {
+      for (index_t s = 0; s < b.batch; ++s) b.set_documents(s, lengths);
+    }
+  }
+  B be;
+  INFO(B::name << ", " << to_string(attention) << " attention, " << kv_heads << " kv heads, documents " << documents);
+  const auto losses_kept = train_three_steps(be, kept, micro);
+  const index_t kept_elements = kept.activation_elements();
+  const auto losses_recomputed = train_three_steps(be, recomputed, micro);
+  CHECK(losses_recomputed == losses_kept);
+  CHECK(all_values(recomputed.grads) == all_values(kept.grads));
+  CHECK(all_values(recomputed.weights) == all_values(kept.weights));
+  // One layer's activations instead of three: the difference is two layers' worth.
+  const index_t saved = kept_elements - recomputed.activation_elements();
+  CHECK(saved > 0);
+  CHECK(saved % 2 == 0);
+  CHECK(recomputed.activation_elements() > saved / 2);  // the input of each layer, one layer's set, the head
+}
+}  // namespace
+
+TEST_CASE("recomputed activations train the same bits as kept ones, in less memory", "[model][recompute]") {
+  using lsk::attention::attention_kind;
+  for (attention_kind attention : {attention_kind::naive, attention_kind::tiled}) {
+    for (bool documents : {false, true}) {
+      check_recompute_is_exact<double, lsk::backends::reference>(attention, 1, documents);
+      check_recompute_is_exact<float, lsk::backends::cpu>(attention, 2, documents);
+      check_recompute_is_exact<float, lsk::backends::cpu>(attention, 1, documents);
+    }
+  }
+}
+
+TEST_CASE("recomputed activations: the setting may change between steps", "[model][recompute]") {
+  auto c = tiny_config(true, 2);
+  c.num_hidden_layers = 3;
+  auto a = make_model<float>(c, 31);
+  auto b = make_model<float>(c, 31);
+  lsk::rng g(32);
+  const token_batch batch = random_batch(g, 2, 7, c.vocab_size);
+  lsk::backends::cpu be;
+  a.enable_training();
+  b.enable_training();
+  for (bool recompute : {false, true, false}) {
+    b.config.recompute_activations = recompute;
+    a.zero_grad();
+    b.zero_grad();
+    CHECK(b.forward(be, batch).loss == a.forward(be, batch).loss);
+    a.backward(be);
+    b.backward(be);
+    CHECK(all_values(b.grads) == all_values(a.grads));
+  }
+}
+
+TEST_CASE("llama backward with the LM head in chunks matches finite differences (f64)", "[model][gradient][head]") {
+  for (bool tied : {false, true}) {
+    auto c = tiny_config(tied, 1);
+    c.head_chunk_tokens = 3;  // 10 tokens: chunks of 3, 3, 3 and 1
+    finite_difference_check<lsk::backends::reference>(c);
+    finite_difference_check<lsk::backends::cpu>(c);
+  }
+}
+
+namespace {
+double largest_relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double err = 0, scale = 1e-300;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    err = std::max(err, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(a[i]));
+  }
+  return err / scale;
+}
+template <class T>
+std::vector<double> as_doubles(const std::vector<T>& v) {
+  return {v.begin(), v.end()};
+}
+
+// The LM head in chunks of `chunk` tokens against the whole head: two steps of
+// two accumulated micro-batches each; losses and gradients within `tolerance`.
+template <class T, class B>
+void check_head_chunks(bool tied, index_t chunk, double tolerance) {
+  auto c = tiny_config(tied, 2);
+  auto whole = make_model<T>(c, 41);
+  c.head_chunk_tokens = chunk;
+  auto chunked = make_model<T>(c, 41);
+  lsk::rng g(42);
+  std::vector<token_batch> micro{random_batch(g, 2, 7, c.vocab_size), random_batch(g, 3, 7, c.vocab_size)};
+  B be;
+  INFO(B::name << ", tied " << tied << ", chunk " << chunk);
+  const auto losses_whole = train_three_steps(be, whole, micro);
+  const auto losses_chunked = train_three_steps(be, chunked, micro);
+  CHECK(largest_relative_difference(losses_whole, losses_chunked) <= tolerance);
+  CHECK(largest_relative_difference(as_doubles(all_values(whole.grads)), as_doubles(all_values(chunked.grads))) <=
+        tolerance);
+  // Logits and their gradient for `chunk` tokens instead of 21, twice.
+  const index_t n = 3 * 7;
+  CHECK(whole.activation_elements() - chunked.activation_elements() == 2 * (n - chunk) * c.vocab_size);
+}
+}  // namespace
+
+TEST_CASE("the LM head in chunks trains as the whole head, in less memory", "[model][head]") {
+  for (bool tied : {false, true}) {
+    for (index_t chunk : {1, 4, 20}) {
+      check_head_chunks<double, lsk::backends::reference>(tied, chunk, 1e-12);
+      check_head_chunks<float, lsk::backends::cpu>(tied, chunk, 2e-5);
+    }
+  }
+}
+
+TEST_CASE("the LM head in chunks keeps no logits, and says so", "[model][head]") {
+  auto c = tiny_config(true, 2);
+  c.head_chunk_tokens = 4;
+  auto m = make_model<float>(c, 51);
+  lsk::rng g(52);
+  lsk::backends::cpu be;
+  m.forward(be, random_batch(g, 2, 5, c.vocab_size));
+  CHECK_THROWS_AS(m.logits(), lsk::config_error);
+  CHECK_THROWS_WITH(m.logits(), Catch::Contains("head_chunk_tokens"));
+  // A batch no larger than a chunk runs the whole head and keeps its logits.
+  m.forward(be, random_batch(g, 1, 4, c.vocab_size));
+  CHECK(m.logits().dim(0) == 4);
+  // Decoding returns every position's logits whatever the chunk.
+  auto cache = m.make_cache(8);
+  const std::vector<std::int32_t> prompt{1, 2, 3, 4, 5, 6};
+  CHECK(m.decode(be, prompt, cache).dim(0) == 6);
+  c.head_chunk_tokens = -1;
+  CHECK_THROWS_WITH(c.validate(), Catch::Contains("head_chunk_tokens"));
+}

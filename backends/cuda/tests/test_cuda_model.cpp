@@ -16,6 +16,11 @@
 //    (this tiny model's loss falls from 5.4 to 0.3 in 12 steps, so rounding
 //    differences grow with every step: a loss-by-loss comparison of two whole
 //    runs measures that growth more than the backend);
+//  - recomputed activations (llama_config::recompute_activations) give the
+//    losses and gradients of kept ones on the GPU, naive and flash attention,
+//    bf16 products, within the run-to-run rounding of the atomic sums
+//    (embedding gradient, flash dQ); so does the LM head in chunks
+//    (llama_config::head_chunk_tokens), up to its gradient's summation order;
 //  - context parallelism (P = 2 ranks as threads on one GPU, the device ring
 //    attention, gradients summed over a device-memory communicator) trains as
 //    one GPU on whole sequences.
@@ -247,6 +252,41 @@ TEST_CASE("cuda model: bf16 mixed precision training follows the f32 cpu model",
   INFO("final loss cpu f32 " << on_cpu.first.back() << ", GPU bf16 " << on_gpu.first.back());
   CHECK(on_gpu.first.back() < 0.25 * on_gpu.first.front());
   CHECK(on_cpu.first.back() < 0.25 * on_cpu.first.front());
+}
+
+TEST_CASE("cuda model: recomputed activations and a chunked LM head give the gradients of kept ones",
+          "[cuda][model][recompute][head]") {
+  if (!sm80_device_available()) return;
+  lsk::cuda::backend gpu(lsk::cuda::backend_options{.matmul = lsk::cuda::matmul_precision::bf16});
+  lsk::backend_memory<lsk::cuda::backend> memory(gpu);
+  for (const index_t head_dim : {16, 64}) {  // naive attention on cuBLAS products; flash attention
+    INFO("head dim " << head_dim);
+    auto c = config_with_head_dim(head_dim);
+    c.model.num_hidden_layers = 3;
+    auto kept = fresh_model(c);
+    c.model.recompute_activations = true;
+    auto recomputed = fresh_model(c);
+    c.model.head_chunk_tokens = 40;  // 96 tokens a micro-batch: chunks of 40, 40, 16
+    auto chunked = fresh_model(c);
+    std::vector<double> losses[3];
+    int i = 0;
+    for (auto* m : {&kept, &recomputed, &chunked}) {
+      m->to(&memory);
+      m->enable_training();
+      m->zero_grad();
+      for (index_t micro = 0; micro < 2; ++micro) {  // gradients accumulate over two micro-batches
+        losses[i].push_back(m->forward(gpu, make_batch(0, micro)).loss);
+        m->backward(gpu);
+      }
+      ++i;
+    }
+    for (std::size_t k = 0; k < losses[0].size(); ++k) CHECK(losses[1][k] == Approx(losses[0][k]).epsilon(1e-6));
+    CHECK(relative_error(all_values(kept.grads), all_values(recomputed.grads)) < 1e-5);
+    CHECK(recomputed.activation_elements() < kept.activation_elements());
+    for (std::size_t k = 0; k < losses[0].size(); ++k) CHECK(losses[2][k] == Approx(losses[0][k]).epsilon(1e-6));
+    CHECK(relative_error(all_values(kept.grads), all_values(chunked.grads)) < 1e-4);
+    CHECK(chunked.activation_elements() < recomputed.activation_elements());
+  }
 }
 
 TEST_CASE("cuda model: context parallelism over the device ring trains as one GPU", "[cuda][model][ring]") {

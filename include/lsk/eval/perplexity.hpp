@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "lsk/model/llama.hpp"
@@ -26,6 +27,12 @@ struct perplexity_point {
 template <Backend B>
 std::vector<perplexity_point> perplexity_by_length(B& be, model::llama<float>& m, std::span<const std::int32_t> tokens,
                                                    const std::vector<index_t>& lengths, index_t windows) {
+  // Every position's logits are read: the LM head runs unchunked here.
+  struct whole_head {
+    model::llama<float>& m;
+    index_t chunk;
+    ~whole_head() { m.config.head_chunk_tokens = chunk; }
+  } const restore{m, std::exchange(m.config.head_chunk_tokens, index_t{0})};
   std::vector<perplexity_point> out;
   for (index_t L : lengths) {
     if (L < 2) raise<config_error>("perplexity_by_length: length ", L, " must be >= 2");

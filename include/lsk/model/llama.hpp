@@ -16,7 +16,14 @@
 // the config. Attention: chosen by config.attention (lsk/attention/kind.hpp):
 // naive (lsk/attention/naive.hpp) keeps the probabilities, memory quadratic in
 // sequence length; tiled (lsk/attention/tiled.hpp) keeps the log-sum-exp, so
-// a training step's activations are linear in length. Packed sequences:
+// a training step's activations are linear in length. With
+// config.recompute_activations, forward keeps each layer's input and one
+// layer's activations, and backward recomputes a layer's activations before
+// differentiating it (memory of one layer for one more forward of the layers;
+// the same arithmetic, so the same bits). With config.head_chunk_tokens, the
+// LM head and cross-entropy run chunk by chunk: forward keeps each token's
+// log-sum-exp, backward recomputes a chunk's logits before taking its
+// gradient (logits memory of one chunk for one more LM-head product). Packed sequences:
 // token_batch::documents, when set, masks attention across documents.
 // Context parallelism: after set_context_parallel(&comm), forward/backward take
 // this rank's zigzag shard of every sequence (lsk/model/context_shard.hpp) and
@@ -33,6 +40,7 @@
 // device backends refuse it).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 #include <vector>
@@ -111,7 +119,35 @@ class llama {
   }
   void zero_grad() { grads.fill(T(0)); }
 
-  const tensor<T>& logits() const { return act_.logits; }
+  // The last forward's logits (tokens, vocab); not kept when its LM head ran in chunks.
+  const tensor<T>& logits() const {
+    if (act_.logits.rank() == 2 && act_.logits.dim(0) < act_.hf.dim(0)) {
+      raise<config_error>("llama logits: the last forward ran the LM head in chunks of ", act_.logits.dim(0),
+                          " tokens (head_chunk_tokens) and kept no logits");
+    }
+    return act_.logits;
+  }
+
+  // Elements held for training passes besides weights and gradients: what the
+  // last forward keeps for backward and backward's scratch (0 before a forward).
+  index_t activation_elements() const {
+    index_t n = 0;
+    auto count = [&n](const tensor<T>& t) { n += t.numel(); };
+    for (const auto& x : act_.x) count(x);
+    for (const auto& a : act_.layers) {
+      for (const tensor<T>* t :
+           {&a.h1, &a.rstd1, &a.q, &a.k, &a.v, &a.saved, &a.attn, &a.x_mid, &a.h2, &a.rstd2, &a.gate, &a.up, &a.act}) {
+        count(*t);
+      }
+    }
+    for (const tensor<T>* t : {&act_.hf, &act_.rstdf, &act_.logits, &act_.lse}) count(*t);
+    const auto& s = scratch_;
+    for (const tensor<T>* t :
+         {&s.dlogits, &s.dx, &s.dh, &s.dnorm, &s.dact, &s.dgate, &s.dup, &s.dattn, &s.dq, &s.dk, &s.dv, &s.dsaved}) {
+      count(*t);
+    }
+    return n;
+  }
 
   // Forward pass over a batch; keeps the activations for backward. The loss is
   // the masked sum divided by `normalizer` (default: this batch's valid tokens;
@@ -143,14 +179,12 @@ class llama {
     embedding_forward<B, T>(be, on_model.tokens.view(), weights.embed_tokens, act_.x[0].view());
     const attention::attention_shape shape_info = attention_shape_of(batch);
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      auto& a = act_.layers[i];
+      auto& a = layer_of(act_, i);
       layer_forward(be, i, a, act_.x[i], act_.x[i + 1].view(), on_model.positions.view(), shape_info, mask_of(on_model),
                     a.k.view(), a.v.view(), 0);
     }
     rmsnorm_forward<B, T>(be, act_.x.back(), weights.norm, eps(), act_.hf.view(), act_.rstdf.view());
-    linear_forward<B, T>(be, act_.hf, lm_head(weights), act_.logits.view());
-    last_ = cross_entropy_forward<B, T>(be, act_.logits, on_model.targets.view(), on_model.loss_mask.view(),
-                                        act_.lse.view(), normalizer);
+    last_ = head_forward(be, on_model, normalizer);
     if (memory() != nullptr) last_.valid = device_valid;
     if (!std::isfinite(last_.loss)) {
       raise<numeric_error>("llama forward: loss is ", last_.loss, " (sum ", last_.sum, " over ", last_.valid,
@@ -203,12 +237,12 @@ class llama {
     }
     const attention::attention_shape s{
         1, n, cache.length + n, config.num_attention_heads, config.num_key_value_heads, config.head_size()};
-    allocate_activations<B>(decode_act_, 1, n, cache.length + n);
+    allocate_activations<B>(decode_act_, 1, n, cache.length + n, 1, n);  // nothing kept for backward; all logits
     auto& act = decode_act_;
     embedding_forward<B, T>(be, ids.view(), weights.embed_tokens, act.x[0].view());
     for (std::size_t i = 0; i < weights.layers.size(); ++i) {
-      layer_forward(be, i, act.layers[i], act.x[i], act.x[i + 1].view(), positions.view(), s, attention::causal_mask(),
-                    cache.k[i].view(), cache.v[i].view(), cache.length);
+      layer_forward(be, i, act.layers.front(), act.x[i], act.x[i + 1].view(), positions.view(), s,
+                    attention::causal_mask(), cache.k[i].view(), cache.v[i].view(), cache.length);
     }
     rmsnorm_forward<B, T>(be, act.x.back(), weights.norm, eps(), act.hf.view(), act.rstdf.view());
     linear_forward<B, T>(be, act.hf, lm_head(weights), act.logits.view());
@@ -226,16 +260,20 @@ class llama {
     const token_batch& batch = *batch_;
     const attention::attention_shape shape_info = attention_shape_of(batch);
     auto& s = scratch_;
-    cross_entropy_backward<B, T>(be, act_.logits, batch.targets.view(), batch.loss_mask.view(), act_.lse, dloss,
-                                 last_.normalizer, s.dlogits.view());
-    // logits = hf Wlm^T
-    linear_backward<B, T>(be, act_.hf, lm_head(weights), s.dlogits, s.dh.view(), lm_head(grads));
+    head_backward(be, batch, dloss);
     rmsnorm_backward<B, T>(be, s.dh, act_.x.back(), weights.norm, act_.rstdf, s.dx.view(), grads.norm.view());
     if (on_ready) on_ready({gradient_ready::part::head, 0});
     for (std::size_t li = weights.layers.size(); li-- > 0;) {
       auto& w = weights.layers[li];
       auto& g = grads.layers[li];
-      auto& a = act_.layers[li];
+      auto& a = layer_of(act_, li);
+      if (act_.layers.size() < weights.layers.size() && li + 1 < weights.layers.size()) {
+        // Recompute the layer's activations from its input (the last layer's are
+        // still there from forward). Its output lands in x[li + 1], which backward
+        // has finished with, and is what forward wrote there.
+        layer_forward(be, li, a, act_.x[li], act_.x[li + 1].view(), batch.positions.view(), shape_info, mask_of(batch),
+                      a.k.view(), a.v.view(), 0);
+      }
       // x_out = x_mid + act Wd^T; s.dx holds d x_out, becomes d x_mid.
       linear_backward<B, T>(be, a.act, w.down_proj, s.dx, s.dact.view(), g.down_proj.view());
       swiglu_backward<B, T>(be, a.gate, a.up, s.dact, s.dgate.view(), s.dup.view());
@@ -272,6 +310,52 @@ class llama {
 
  private:
   struct layer_activations;
+
+  // Rows of the LM head's chunks for n tokens (n: one chunk).
+  index_t head_chunk(index_t n) const {
+    return config.head_chunk_tokens > 0 && config.head_chunk_tokens < n ? config.head_chunk_tokens : n;
+  }
+
+  // logits = hf Wlm^T and the masked cross-entropy, chunk by chunk; the sum is
+  // divided by the normalizer once at the end, as cross_entropy_forward does.
+  template <Backend B>
+  cross_entropy_result head_forward(B& be, const token_batch& b, double normalizer) {
+    const index_t n = act_.hf.dim(0), chunk = head_chunk(n);
+    cross_entropy_result r;
+    for (index_t r0 = 0; r0 < n; r0 += chunk) {
+      const index_t r1 = std::min(n, r0 + chunk);
+      const tensor_view<T> logits = act_.logits.view().slice(0, r1 - r0);
+      linear_forward<B, T>(be, act_.hf.view().slice(r0, r1), lm_head(weights), logits);
+      const auto part = cross_entropy_forward<B, T>(be, logits, b.targets.view().slice(r0, r1),
+                                                    b.loss_mask.view().slice(r0, r1), act_.lse.view().slice(r0, r1));
+      r.sum += part.sum;
+      r.valid += part.valid;
+    }
+    r.normalizer = normalizer > 0.0 ? normalizer : static_cast<double>(r.valid);
+    r.loss = r.normalizer > 0.0 ? r.sum / r.normalizer : 0.0;
+    return r;
+  }
+
+  // Backward of head_forward into scratch_.dh and the head's gradient. Chunks
+  // go last to first: the last one's logits are still there from forward, the
+  // others are recomputed.
+  template <Backend B>
+  void head_backward(B& be, const token_batch& b, double dloss) {
+    const index_t n = act_.hf.dim(0), chunk = head_chunk(n);
+    auto& s = scratch_;
+    const index_t last = (n - 1) / chunk * chunk;
+    for (index_t r0 = last; r0 >= 0; r0 -= chunk) {
+      const index_t r1 = std::min(n, r0 + chunk);
+      const tensor_view<T> logits = act_.logits.view().slice(0, r1 - r0);
+      const auto hf = act_.hf.view().slice(r0, r1);
+      if (r0 != last) linear_forward<B, T>(be, hf, lm_head(weights), logits);
+      const tensor_view<T> dlogits = s.dlogits.view().slice(0, r1 - r0);
+      cross_entropy_backward<B, T>(be, logits, b.targets.view().slice(r0, r1), b.loss_mask.view().slice(r0, r1),
+                                   act_.lse.view().slice(r0, r1), dloss, last_.normalizer, dlogits);
+      // logits = hf Wlm^T
+      linear_backward<B, T>(be, hf, lm_head(weights), dlogits, s.dh.view().slice(r0, r1), lm_head(grads));
+    }
+  }
 
   // One decoder layer: x -> x_out. The layer's keys and values are computed into
   // a.k / a.v and, when k_all / v_all are a KV cache, copied to its rows
@@ -434,22 +518,31 @@ class llama {
     if (rotary.cos.rank() != 2 || rotary.rows() == 0) raise<config_error>("llama forward: rotary tables are not set");
   }
 
-  // Activations for `batch` sequences of q_len tokens attending to k_len keys.
+  // The activations layer i writes: its own, or the one set all layers share
+  // (recomputed activations, decoding).
+  static layer_activations& layer_of(activations& act, std::size_t i) {
+    return act.layers.size() == 1 ? act.layers.front() : act.layers[i];
+  }
+
+  // Activations for `batch` sequences of q_len tokens attending to k_len keys;
+  // `layer_sets` sets of per-layer activations (every layer's, or one shared)
+  // and logits for `logits_rows` tokens at a time.
   template <Backend B>
-  void allocate_activations(activations& act, index_t batch, index_t q_len, index_t k_len) const {
+  void allocate_activations(activations& act, index_t batch, index_t q_len, index_t k_len, std::size_t layer_sets,
+                            index_t logits_rows) const {
     const index_t n = batch * q_len, d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
     const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
     act.x.clear();
     for (std::size_t i = 0; i <= weights.layers.size(); ++i) act.x.push_back(make({n, d}));
     act.layers.clear();
-    for (std::size_t i = 0; i < weights.layers.size(); ++i) {
+    for (std::size_t i = 0; i < layer_sets; ++i) {
       act.layers.push_back({make({n, d}), make({n}), make({n, h, hd}), make({n, kv, hd}), make({n, kv, hd}),
                             make({attention_saved_size<B>({batch, q_len, k_len, h, kv, hd})}), make({n, h, hd}),
                             make({n, d}), make({n, d}), make({n}), make({n, f}), make({n, f}), make({n, f})});
     }
     act.hf = make({n, d});
     act.rstdf = make({n});
-    act.logits = make({n, config.vocab_size});
+    act.logits = make({logits_rows, config.vocab_size});
     act.lse = make({n});
   }
 
@@ -458,15 +551,19 @@ class llama {
     const index_t n = b.size(), d = config.hidden_size, f = config.intermediate_size, hd = config.head_size();
     const index_t h = config.num_attention_heads, kv = config.num_key_value_heads;
     if (allocated_tokens_ == n && allocated_seq_ == b.seq_len && allocated_attention_ == config.attention &&
-        allocated_context_ == context_)
+        allocated_context_ == context_ && allocated_recompute_ == config.recompute_activations &&
+        allocated_head_chunk_ == config.head_chunk_tokens)
       return;
+    allocated_head_chunk_ = config.head_chunk_tokens;
     allocated_context_ = context_;
+    allocated_recompute_ = config.recompute_activations;
     allocated_tokens_ = n;
     allocated_seq_ = b.seq_len;
     allocated_attention_ = config.attention;
-    allocate_activations<B>(act_, b.batch, b.seq_len, b.seq_len);
+    allocate_activations<B>(act_, b.batch, b.seq_len, b.seq_len,
+                            config.recompute_activations ? 1 : weights.layers.size(), head_chunk(n));
     auto& s = scratch_;
-    s.dlogits = make({n, config.vocab_size});
+    s.dlogits = make({head_chunk(n), config.vocab_size});
     s.dx = make({n, d});
     s.dh = make({n, d});
     s.dnorm = make({n, d});
@@ -488,6 +585,8 @@ class llama {
   token_batch device_batch_;            // its copy in device memory (models on a device)
   index_t allocated_tokens_ = -1, allocated_seq_ = -1;
   attention::attention_kind allocated_attention_ = attention::attention_kind::naive;
+  bool allocated_recompute_ = false;
+  index_t allocated_head_chunk_ = 0;
   dist::any_communicator* allocated_context_ = nullptr;
   dist::any_communicator* context_ = nullptr;
   tensor<std::int32_t> context_documents_;  // the whole sequences' ids of the last forward (context parallel)

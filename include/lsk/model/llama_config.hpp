@@ -32,6 +32,19 @@ struct llama_config {
   // Runtime choice, not part of the weights or config.json: tiled keeps a
   // training step's activations linear in sequence length (lsk/attention/kind.hpp).
   attention::attention_kind attention = attention::attention_kind::naive;
+  // Runtime choice: a training forward keeps only each layer's input and one
+  // layer's activations, and backward recomputes each layer's activations from
+  // its input before differentiating it (activation checkpointing per layer).
+  // Activation memory falls from every layer's to one layer's for about one
+  // more forward pass of the layers per step; results are the same bit for bit.
+  bool recompute_activations = false;
+  // Runtime choice: the LM head and the cross-entropy run over chunks of this
+  // many tokens (0: all at once). Forward keeps each token's log-sum-exp, not
+  // its logits; backward recomputes a chunk's logits (one more LM-head product
+  // per step) and takes its gradient. Logits memory falls from tokens x vocab
+  // (twice: logits and their gradient) to chunk x vocab; the results differ
+  // from the whole head's only in the order the head's weight gradient is summed.
+  index_t head_chunk_tokens = 0;
 
   index_t head_size() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
   index_t q_size() const { return num_attention_heads * head_size(); }
@@ -58,6 +71,9 @@ struct llama_config {
                           num_attention_heads, " (set head_dim)");
     }
     if (head_size() % 2 != 0) raise<config_error>("llama config: head_dim ", head_size(), " must be even for RoPE");
+    if (head_chunk_tokens < 0) {
+      raise<config_error>("llama config: head_chunk_tokens must be 0 (no chunks) or positive, got ", head_chunk_tokens);
+    }
     if (!(rms_norm_eps > 0)) raise<config_error>("llama config: rms_norm_eps must be positive, got ", rms_norm_eps);
   }
 

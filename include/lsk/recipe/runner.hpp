@@ -198,7 +198,9 @@ std::vector<stage_result> run(B& be, const schedule::recipe_plan& plan, model::h
       rng g(plan.seed);
       start.weights.init(g);
     }
-    start.config.model.attention = config.model.attention;  // a runtime choice, not saved with the weights
+    start.config.model.attention = config.model.attention;  // runtime choices, not saved with the weights
+    start.config.model.recompute_activations = config.model.recompute_activations;
+    start.config.model.head_chunk_tokens = config.model.head_chunk_tokens;
     start.config.rope.head_dim = start.config.model.head_size();
     start.config.rope.max_position_embeddings = start.config.model.max_position_embeddings;
     start.config.rope = detail::apply_rope_change(stage, start.config.rope);
