@@ -269,9 +269,8 @@ class llama {
       auto& a = layer_of(act_, li);
       if (act_.layers.size() < weights.layers.size() && li + 1 < weights.layers.size()) {
         // Recompute the layer's activations from its input (the last layer's are
-        // still there from forward). Its output lands in x[li + 1], which backward
-        // has finished with, and is what forward wrote there.
-        layer_forward(be, li, a, act_.x[li], act_.x[li + 1].view(), batch.positions.view(), shape_info, mask_of(batch),
+        // still there from forward); its output is not needed again.
+        layer_forward(be, li, a, act_.x[li], tensor_view<T>{}, batch.positions.view(), shape_info, mask_of(batch),
                       a.k.view(), a.v.view(), 0);
       }
       // x_out = x_mid + act Wd^T; s.dx holds d x_out, becomes d x_mid.
@@ -360,6 +359,8 @@ class llama {
   // One decoder layer: x -> x_out. The layer's keys and values are computed into
   // a.k / a.v and, when k_all / v_all are a KV cache, copied to its rows
   // [k_offset, k_offset + tokens); attention reads rows [0, s.k_len) of k_all / v_all.
+  // An empty x_out: the activations only (recomputed for backward), without the
+  // down projection and residual add that make the output.
   template <Backend B>
   void layer_forward(B& be, std::size_t i, layer_activations& a, const_view<T> x, tensor_view<T> x_out,
                      const_view<std::int32_t> positions, const attention::attention_shape& s,
@@ -396,6 +397,7 @@ class llama {
       linear_forward<B, T>(be, a.h2, w.up_proj, a.up.view());
     }
     swiglu_forward<B, T>(be, a.gate, a.up, a.act.view());
+    if (x_out.data() == nullptr) return;
     linear_forward<B, T>(be, a.act, w.down_proj, x_out);
     add<B, T>(be, x_out, a.x_mid, x_out);
   }

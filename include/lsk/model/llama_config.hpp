@@ -35,8 +35,9 @@ struct llama_config {
   // Runtime choice: a training forward keeps only each layer's input and one
   // layer's activations, and backward recomputes each layer's activations from
   // its input before differentiating it (activation checkpointing per layer).
-  // Activation memory falls from every layer's to one layer's for about one
-  // more forward pass of the layers per step; results are the same bit for bit.
+  // Activation memory falls from every layer's to one layer's for one more
+  // forward of every layer but the last (less its down projection) per step;
+  // results are the same bit for bit.
   bool recompute_activations = false;
   // Runtime choice: the LM head and the cross-entropy run over chunks of this
   // many tokens (0: all at once). Forward keeps each token's log-sum-exp, not
